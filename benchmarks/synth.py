@@ -1,0 +1,665 @@
+"""Synthetic multi-digit test images with exact ground truth, built from MNIST test digits.
+
+Only the MNIST *test* split is used. Every digit is cropped to its ink, scaled, laid out in
+rows and alpha-composited onto paper; any page transform is applied to the digit masks too,
+so each digit's box is the tight box of its own visible ink in the final image.
+
+    python benchmarks/synth.py --out data/synth --per-category 150 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+CATEGORIES = ("clean", "noisy", "touching", "rows", "inverted", "form")
+INK_THRESHOLD = 0.1  # alpha above which a pixel is counted as a digit's visible ink
+TOUCH_THRESHOLD = 0.5  # alpha at which the inks of touching digits must already connect
+Box = tuple[int, int, int, int]
+Colour = float | tuple[float, float, float]
+
+
+def default_mnist_path() -> Path:
+    """Return the default location of mnist.npz: ../shared/datasets next to the repo."""
+    return Path(__file__).resolve().parents[1].parent / "shared/datasets/mnist.npz"
+
+
+@dataclass(frozen=True)
+class DigitSource:
+    """MNIST test digits plus the indices that may be drawn from them."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    pool: np.ndarray
+
+    def draw(self, rng: np.random.Generator, count: int) -> list[int]:
+        """Draw `count` MNIST test indices from the pool (with replacement)."""
+        return [int(i) for i in rng.choice(self.pool, size=count)]
+
+    def restricted(self, pool: np.ndarray) -> DigitSource:
+        """Return the same digits with a smaller pool."""
+        return DigitSource(self.images, self.labels, np.asarray(pool))
+
+
+def load_mnist_test(path: Path) -> DigitSource:
+    """Load the MNIST test split (never the training split) from an .npz file."""
+    with np.load(path) as data:
+        images, labels = data["x_test"], data["y_test"].astype(np.int64)
+    return DigitSource(images, labels, np.arange(len(labels)))
+
+
+def require_mnist(path: Path | None) -> DigitSource:
+    """Load MNIST test digits or exit with code 2 and one line on stderr."""
+    path = Path(path) if path else default_mnist_path()
+    if not path.is_file():
+        print(f"error: MNIST file not found: {path} (pass --mnist PATH)", file=sys.stderr)
+        raise SystemExit(2)
+    return load_mnist_test(path)
+
+
+@dataclass
+class Glyph:
+    """One rendered digit: an alpha patch placed at (x, y) on a given text line."""
+
+    value: int
+    mnist_index: int
+    alpha: np.ndarray
+    x: int = 0
+    y: int = 0
+    line: int = 0
+
+    @property
+    def width(self) -> int:
+        return self.alpha.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.alpha.shape[0]
+
+
+# --- digits -------------------------------------------------------------------------------
+
+
+def ink_bbox(mask: np.ndarray) -> Box | None:
+    """Tight (x, y, w, h) box of the true pixels of a mask, or None if it is empty."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def render_digit(digit: np.ndarray, height: int) -> np.ndarray:
+    """Crop a 28x28 MNIST digit to its ink and scale it to `height` px; return alpha in [0, 1]."""
+    x, y, w, h = ink_bbox(digit > 0)
+    crop = np.pad(digit[y : y + h, x : x + w].astype(np.float32) / 255.0, 1)
+    scale = height / h
+    size = (max(1, round((w + 2) * scale)), max(1, round((h + 2) * scale)))
+    alpha = np.clip(cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+    bx, by, bw, bh = ink_bbox(alpha > 0.02)
+    return alpha[by : by + bh, bx : bx + bw]
+
+
+def make_glyphs(
+    source: DigitSource,
+    indices: Sequence[int],
+    height: int,
+    rng: np.random.Generator,
+    jitter: float = 0.08,
+) -> list[Glyph]:
+    """Render the given MNIST test digits at `height` px with a per-digit size jitter."""
+    glyphs = []
+    for index in indices:
+        size = max(8, round(height * (1 + rng.uniform(-jitter, jitter))))
+        alpha = render_digit(source.images[index], size)
+        glyphs.append(Glyph(int(source.labels[index]), int(index), alpha))
+    return glyphs
+
+
+# --- layout -------------------------------------------------------------------------------
+
+
+def inks_connected(a: Glyph, b: Glyph, threshold: float = TOUCH_THRESHOLD) -> bool:
+    """True if the inks of two placed glyphs form one 8-connected blob."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.width, b.x + b.width), max(a.y + a.height, b.y + b.height)
+    masks = []
+    for g in (a, b):
+        mask = np.zeros((y1 - y0, x1 - x0), bool)
+        mask[g.y - y0 : g.y - y0 + g.height, g.x - x0 : g.x - x0 + g.width] = g.alpha > threshold
+        masks.append(mask)
+    _, labels = cv2.connectedComponents((masks[0] | masks[1]).astype(np.uint8), connectivity=8)
+    return bool(np.intersect1d(labels[masks[0]], labels[masks[1]]).size)
+
+
+def join(left: Glyph, right: Glyph, overlap: float) -> None:
+    """Place `right` so its box overlaps `left` by `overlap` x the narrower width, then slide
+    it further left until the two inks connect."""
+    right.x = left.x + left.width - round(overlap * min(left.width, right.width))
+    while right.x > left.x and not inks_connected(left, right):
+        right.x -= 1
+
+
+def place_row(
+    glyphs: list[Glyph],
+    rng: np.random.Generator,
+    height: int,
+    gaps: tuple[float, float] = (0.15, 0.6),
+    baseline_jitter: float = 0.05,
+    touching: Sequence[bool] | None = None,
+    max_overlap: float = 0.25,
+) -> None:
+    """Lay glyphs left to right on a baseline at y = 0.
+
+    Gaps are drawn from `gaps` x height; `touching[i]` joins glyph i to glyph i - 1 instead.
+    """
+    for i, glyph in enumerate(glyphs):
+        glyph.y = -glyph.height + round(rng.uniform(-1, 1) * baseline_jitter * height)
+        if i == 0:
+            glyph.x = 0
+        elif touching is not None and touching[i]:
+            join(glyphs[i - 1], glyph, rng.uniform(0, max_overlap))
+        else:
+            right = max(g.x + g.width for g in glyphs[:i])
+            glyph.x = right + round(rng.uniform(*gaps) * height)
+
+
+def apply_slope(glyphs: list[Glyph], degrees: float) -> None:
+    """Tilt a row's baseline by moving each glyph vertically by x * tan(angle)."""
+    slope = math.tan(math.radians(degrees))
+    x0 = min(g.x for g in glyphs)
+    for g in glyphs:
+        g.y += round((g.x - x0 + g.width / 2) * slope)
+
+
+def stack_rows(rows: list[list[Glyph]], rng: np.random.Generator, height: int, offset: float = 1.5) -> list[Glyph]:
+    """Stack laid-out rows top to bottom with vertical gaps and random horizontal offsets."""
+    glyphs: list[Glyph] = []
+    bottom = 0
+    for line, row in enumerate(rows):
+        dy = bottom + round(rng.uniform(0.35, 0.9) * height) - min(g.y for g in row)
+        dx = round(rng.uniform(0, offset) * height) - min(g.x for g in row)
+        for g in row:
+            g.x, g.y, g.line = g.x + dx, g.y + dy, line
+        bottom = max(g.y + g.height for g in row)
+        glyphs.extend(row)
+    return glyphs
+
+
+def frame(glyphs: list[Glyph], margin_x: int, margin_y: int) -> tuple[int, int]:
+    """Shift glyphs so the content starts at the margins; return the page shape (h, w)."""
+    dx = margin_x - min(g.x for g in glyphs)
+    dy = margin_y - min(g.y for g in glyphs)
+    for g in glyphs:
+        g.x, g.y = g.x + dx, g.y + dy
+    width = max(g.x + g.width for g in glyphs) + margin_x
+    height = max(g.y + g.height for g in glyphs) + margin_y
+    return height, width
+
+
+def margins(rng: np.random.Generator, height: int) -> tuple[int, int]:
+    """Random page margins (x, y) proportional to the digit height."""
+    return round(rng.uniform(0.3, 0.9) * height), round(rng.uniform(0.4, 1.0) * height)
+
+
+def layout_rows(
+    source: DigitSource,
+    rng: np.random.Generator,
+    height: int,
+    counts: Sequence[int],
+    max_slope: float = 0.0,
+    gaps: tuple[float, float] = (0.15, 0.6),
+) -> list[Glyph]:
+    """Draw digits and lay them out as rows of the given lengths (with optional slope)."""
+    rows = []
+    for count in counts:
+        row = make_glyphs(source, source.draw(rng, count), height, rng)
+        place_row(row, rng, height, gaps=gaps)
+        if max_slope:
+            apply_slope(row, rng.uniform(-max_slope, max_slope))
+        rows.append(row)
+    return stack_rows(rows, rng, height)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def alpha_canvas(glyphs: list[Glyph], shape: tuple[int, int]) -> np.ndarray:
+    """Combine glyph alphas on a page with max(), so no digit overwrites another."""
+    canvas = np.zeros(shape, np.float32)
+    for g in glyphs:
+        region = canvas[g.y : g.y + g.height, g.x : g.x + g.width]
+        np.maximum(region, g.alpha, out=region)
+    return canvas
+
+
+def translation(dx: float, dy: float) -> np.ndarray:
+    """3x3 translation matrix."""
+    return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64)
+
+
+def rotation(shape: tuple[int, int], degrees: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """3x3 matrix rotating a page about its centre, and the enlarged shape that holds it all."""
+    h, w = shape
+    matrix = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), [0, 0, 1]])
+    corners = cv2.perspectiveTransform(np.array([[[0, 0], [w, 0], [0, h], [w, h]]], np.float64), matrix)[0]
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    size = np.ceil(high - low).astype(int)
+    return translation(-low[0], -low[1]) @ matrix, (int(size[1]), int(size[0]))
+
+
+def warp_layer(layer: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Apply a 3x3 page transform to an alpha layer (outside stays 0)."""
+    return cv2.warpPerspective(layer, matrix, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def clip_box(box: Box, shape: tuple[int, int]) -> Box:
+    """Clip a box to the page."""
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(shape[1], x + w), min(shape[0], y + h)
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def glyph_box(glyph: Glyph, shape: tuple[int, int], matrix: np.ndarray | None = None) -> Box:
+    """Tight box of a glyph's visible ink on the final page, after an optional transform."""
+    if matrix is None:
+        x, y, w, h = ink_bbox(glyph.alpha > INK_THRESHOLD)
+        return clip_box((glyph.x + x, glyph.y + y, w, h), shape)
+    gx, gy, gw, gh = glyph.x, glyph.y, glyph.width, glyph.height
+    corners = np.array([[[gx, gy], [gx + gw, gy], [gx, gy + gh], [gx + gw, gy + gh]]], float)
+    warped = cv2.perspectiveTransform(corners, matrix)[0]
+    x0, y0 = np.floor(warped.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(warped.max(axis=0)).astype(int) + 2
+    local = translation(-x0, -y0) @ matrix @ translation(gx, gy)
+    patch = warp_layer(glyph.alpha, local, (int(y1 - y0), int(x1 - x0)))
+    x, y, w, h = ink_bbox(patch > INK_THRESHOLD)
+    return clip_box((int(x0) + x, int(y0) + y, w, h), shape)
+
+
+def glyph_boxes(glyphs: list[Glyph], shape: tuple[int, int], matrix: np.ndarray | None = None) -> list[Box]:
+    """Boxes of all glyphs, in glyph order."""
+    return [glyph_box(g, shape, matrix) for g in glyphs]
+
+
+def composite(shape: tuple[int, int], paper: Colour, layers: Sequence[tuple[np.ndarray, Colour]]) -> np.ndarray:
+    """Alpha-composite ink layers (bottom first) onto paper: out = below * (1 - a) + ink * a.
+
+    Colours are grey levels or BGR triples; the result is float32, BGR if any colour is.
+    """
+    colour = np.ndim(paper) > 0 or any(np.ndim(ink) > 0 for _, ink in layers)
+    out = np.empty(shape + ((3,) if colour else ()), np.float32)
+    out[...] = paper
+    for alpha, ink in layers:
+        a = alpha[..., None] if colour else alpha
+        out = out * (1 - a) + np.asarray(ink, np.float32) * a
+    return out
+
+
+# --- degradations -------------------------------------------------------------------------
+
+
+def illumination(
+    shape: tuple[int, int], rng: np.random.Generator, strength: float, vignette: float = 0.0
+) -> np.ndarray:
+    """Multiplicative lighting field: a linear gradient in a random direction, plus vignette."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle)
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1.0)
+    radius = np.hypot((xs - w / 2) / (w / 2), (ys - h / 2) / (h / 2)) / math.sqrt(2)
+    field = 1.0 - strength * ramp - vignette * radius**2
+    return field.astype(np.float32)
+
+
+def apply_light(image: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """Multiply a grey or BGR image by a lighting field."""
+    return image * (field[..., None] if image.ndim == 3 else field)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with the given sigma (px)."""
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def gaussian_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """Add zero-mean Gaussian noise."""
+    return image + rng.normal(0, sigma, image.shape).astype(np.float32)
+
+
+def salt_and_pepper(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Set a fraction `amount` of pixels to near-black or near-white specks."""
+    out = image.copy()
+    hit = rng.random(image.shape[:2]) < amount
+    values = np.where(rng.random(int(hit.sum())) < 0.5, rng.uniform(0, 40), rng.uniform(230, 255))
+    out[hit] = values[:, None] if image.ndim == 3 else values
+    return out
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Round and clip a float image to uint8."""
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode to JPEG at `quality` and decode again, keeping the artefacts."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+# --- categories ---------------------------------------------------------------------------
+
+Page = tuple[np.ndarray, list[Glyph], list[Box]]
+
+
+def digit_height(rng: np.random.Generator) -> int:
+    """Per-image digit height in px."""
+    return int(rng.integers(40, 101))
+
+
+def dark_on_light(rng: np.random.Generator) -> tuple[float, float]:
+    """Paper and ink grey levels for ordinary paper."""
+    return rng.uniform(200, 250), rng.uniform(0, 70)
+
+
+def make_clean(rng: np.random.Generator, source: DigitSource) -> Page:
+    """One row of 3-10 digits on clean paper."""
+    height = digit_height(rng)
+    glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))])
+    shape = frame(glyphs, *margins(rng, height))
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def make_noisy(rng: np.random.Generator, source: DigitSource) -> Page:
+    """One row as a noisy scan: skew, uneven light, blur, noise, specks, JPEG."""
+    height = digit_height(rng)
+    glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))])
+    flat = frame(glyphs, *margins(rng, height))
+    matrix, shape = rotation(flat, rng.uniform(-4, 4))
+    alpha = warp_layer(alpha_canvas(glyphs, flat), matrix, shape)
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha, ink)])
+    image = apply_light(image, illumination(shape, rng, rng.uniform(0.05, 0.2)))
+    image = gaussian_blur(image, rng.uniform(0.4, 1.1))
+    image = gaussian_noise(image, rng, rng.uniform(3, 10))
+    image = salt_and_pepper(image, rng, rng.uniform(0.0005, 0.003))
+    image = jpeg_roundtrip(to_uint8(image), int(rng.integers(30, 71)))
+    return image, glyphs, glyph_boxes(glyphs, shape, matrix)
+
+
+def touching_flags(rng: np.random.Generator, count: int) -> list[bool]:
+    """Split a row into groups of 1-4 digits; flag[i] is True if digit i joins digit i - 1."""
+    flags = [False] * count
+    i = 0
+    while i < count:
+        size = int(rng.integers(2, 5)) if rng.random() < 0.6 else 1
+        size = min(size, count - i)
+        for j in range(i + 1, i + size):
+            flags[j] = True
+        i += size
+    if not any(flags):
+        flags[int(rng.integers(1, count))] = True
+    return flags
+
+
+def make_touching(rng: np.random.Generator, source: DigitSource) -> Page:
+    """One row of 3-8 digits where groups of 2-4 neighbours touch or overlap."""
+    height = digit_height(rng)
+    count = int(rng.integers(3, 9))
+    glyphs = make_glyphs(source, source.draw(rng, count), height, rng)
+    place_row(glyphs, rng, height, touching=touching_flags(rng, count))
+    shape = frame(glyphs, *margins(rng, height))
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def make_rows(rng: np.random.Generator, source: DigitSource) -> Page:
+    """2-4 rows of 3-8 digits with row offsets and a slight baseline slope."""
+    height = int(rng.integers(40, 81))
+    counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(2, 5)))]
+    glyphs = layout_rows(source, rng, height, counts, max_slope=3.0)
+    shape = frame(glyphs, *margins(rng, height))
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def make_inverted(rng: np.random.Generator, source: DigitSource) -> Page:
+    """Chalkboard look: light digits on a dark board, one or two rows, light noise."""
+    height = digit_height(rng)
+    counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(1, 3)))]
+    glyphs = layout_rows(source, rng, height, counts, max_slope=2.0)
+    shape = frame(glyphs, *margins(rng, height))
+    board, chalk = rng.uniform(20, 60), rng.uniform(200, 255)
+    image = composite(shape, board, [(alpha_canvas(glyphs, shape), chalk)])
+    image = gaussian_blur(image, rng.uniform(0.3, 0.8))
+    image = gaussian_noise(image, rng, rng.uniform(2, 5))
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """Geometry of a row of form cells; `comb` draws one rectangle with separators."""
+
+    x: int
+    y: int
+    cell_w: int
+    cell_h: int
+    count: int
+    spacing: int = 0
+    comb: bool = False
+    tick: float = 1.0
+    thickness: int = 2
+
+    def cell(self, i: int) -> tuple[int, int]:
+        """Top-left corner of cell i."""
+        return self.x + i * (self.cell_w + self.spacing), self.y
+
+    @property
+    def right(self) -> int:
+        return self.cell(self.count - 1)[0] + self.cell_w
+
+
+def draw_form(shape: tuple[int, int], field: FormField, rule_y: int | None) -> np.ndarray:
+    """Alpha layer with the printed cells (and optional ruled line under the field)."""
+    layer = np.zeros(shape, np.uint8)
+    t, bottom = field.thickness, field.y + field.cell_h
+    if field.comb:
+        cv2.rectangle(layer, (field.x, field.y), (field.right, bottom), 255, t, cv2.LINE_AA)
+        top = bottom - round(field.tick * field.cell_h)
+        for i in range(1, field.count):
+            x = field.cell(i)[0]
+            cv2.line(layer, (x, top), (x, bottom), 255, t, cv2.LINE_AA)
+    else:
+        for i in range(field.count):
+            x, y = field.cell(i)
+            cv2.rectangle(layer, (x, y), (x + field.cell_w, bottom), 255, t, cv2.LINE_AA)
+    if rule_y is not None:
+        x0, x1 = field.x - field.cell_w // 3, field.right + field.cell_w // 3
+        cv2.line(layer, (x0, rule_y), (x1, rule_y), 255, max(1, t - 1), cv2.LINE_AA)
+    return layer.astype(np.float32) / 255.0
+
+
+def place_in_cells(glyphs: list[Glyph], field: FormField, rng: np.random.Generator, sloppy: float) -> None:
+    """Centre each glyph in its cell with jitter; with probability `sloppy` push it slightly
+    over one of the cell borders."""
+    for i, g in enumerate(glyphs):
+        cx, cy = field.cell(i)
+        g.x = cx + (field.cell_w - g.width) // 2 + round(rng.uniform(-0.06, 0.06) * field.cell_w)
+        g.y = cy + (field.cell_h - g.height) // 2 + round(rng.uniform(-0.05, 0.05) * field.cell_h)
+        if rng.random() < sloppy:
+            over = round(rng.uniform(0.02, 0.12) * g.height) + field.thickness
+            side = int(rng.integers(4))
+            if side == 0:
+                g.y = cy + field.cell_h - g.height + over
+            elif side == 1:
+                g.y = cy - over
+            elif side == 2:
+                g.x = cx - over
+            else:
+                g.x = cx + field.cell_w - g.width + over
+
+
+def fit_to_cell(glyph: Glyph, max_w: int, max_h: int) -> Glyph:
+    """Shrink a glyph's alpha if it does not fit inside a cell."""
+    scale = min(1.0, max_w / glyph.width, max_h / glyph.height)
+    if scale < 1.0:
+        size = (max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale)))
+        glyph.alpha = np.clip(cv2.resize(glyph.alpha, size, interpolation=cv2.INTER_AREA), 0, 1)
+    return glyph
+
+
+def form_page(
+    glyphs: list[Glyph], field: FormField, rng: np.random.Generator, ruled: bool
+) -> tuple[tuple[int, int], np.ndarray]:
+    """Page shape and printed-form layer for glyphs already placed in `field`."""
+    rule_y = field.y + field.cell_h + round(rng.uniform(0.08, 0.25) * field.cell_h)
+    bottom = max([rule_y] + [g.y + g.height for g in glyphs])
+    right = max([field.right] + [g.x + g.width for g in glyphs])
+    shape = (bottom + field.y, right + field.x)
+    return shape, draw_form(shape, field, rule_y if ruled else None)
+
+
+def make_form(rng: np.random.Generator, source: DigitSource) -> Page:
+    """Digits written into printed boxes or a comb field, sometimes crossing a border."""
+    height = digit_height(rng)
+    count = int(rng.integers(3, 9))
+    cell_h = round(height * rng.uniform(1.2, 1.45))
+    cell_w = round(cell_h * rng.uniform(0.75, 0.95))
+    comb = bool(rng.random() < 0.5)
+    mx, my = margins(rng, height)
+    field = FormField(
+        x=mx + cell_w // 3,
+        y=my,
+        cell_w=cell_w,
+        cell_h=cell_h,
+        count=count,
+        spacing=0 if comb else round(rng.uniform(0.0, 0.35) * cell_w),
+        comb=comb,
+        tick=float(rng.choice([1.0, rng.uniform(0.3, 0.6)])),
+        thickness=int(rng.integers(1, 4)),
+    )
+    glyphs = make_glyphs(source, source.draw(rng, count), height, rng)
+    glyphs = [fit_to_cell(g, round(0.92 * cell_w), round(0.92 * cell_h)) for g in glyphs]
+    place_in_cells(glyphs, field, rng, sloppy=0.2)
+    shape, printed = form_page(glyphs, field, rng, ruled=bool(rng.random() < 0.5))
+    paper, ink = dark_on_light(rng)
+    layers = [(printed, rng.uniform(20, 90)), (alpha_canvas(glyphs, shape), ink)]
+    image = composite(shape, paper, layers)
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = {
+    "clean": make_clean,
+    "noisy": make_noisy,
+    "touching": make_touching,
+    "rows": make_rows,
+    "inverted": make_inverted,
+    "form": make_form,
+}
+
+
+# --- truth and dataset --------------------------------------------------------------------
+
+
+def truth_for(category: str, glyphs: list[Glyph], boxes: list[Box]) -> dict:
+    """Ground-truth record (without "file") for glyphs in reading order."""
+    lines = ["" for _ in range(max(g.line for g in glyphs) + 1)]
+    for g in glyphs:
+        lines[g.line] += str(g.value)
+    digits = [
+        {"value": g.value, "box": [int(v) for v in box], "line": g.line} for g, box in zip(glyphs, boxes, strict=True)
+    ]
+    return {
+        "category": category,
+        "lines": lines,
+        "digits": digits,
+        "mnist_indices": [g.mnist_index for g in glyphs],
+    }
+
+
+def make_image(category: str, rng: np.random.Generator, mnist: DigitSource) -> tuple[np.ndarray, dict]:
+    """Render one image of a category; return (uint8 image, truth record without "file")."""
+    image, glyphs, boxes = MAKERS[category](rng, mnist)
+    return image, truth_for(category, glyphs, boxes)
+
+
+def image_rng(seed: int, category: str, index: int) -> np.random.Generator:
+    """Generator for one image, independent of which other images are generated."""
+    return np.random.default_rng([seed, CATEGORIES.index(category), index])
+
+
+def write_dataset(out: Path, source: DigitSource, categories: Sequence[str], per_category: int, seed: int) -> Path:
+    """Write images and truth.jsonl under `out`; return the truth file's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for category in categories:
+        (out / category).mkdir(exist_ok=True)
+        for index in range(per_category):
+            image, truth = make_image(category, image_rng(seed, category, index), source)
+            name = f"{category}/{category}_{index:04d}.png"
+            if not cv2.imwrite(str(out / name), image):
+                raise OSError(f"could not write {out / name}")
+            records.append({"file": name, **truth})
+    truth_path = out / "truth.jsonl"
+    truth_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return truth_path
+
+
+def parse_categories(text: str) -> list[str]:
+    """Parse a comma-separated category list."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CATEGORIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown categories {unknown}; choose from {','.join(CATEGORIES)}")
+    return names
+
+
+def non_negative(text: str) -> int:
+    """argparse type for integers >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--per-category", type=non_negative, default=150, help="images each")
+    parser.add_argument("--seed", type=non_negative, default=0, help="random seed")
+    parser.add_argument(
+        "--categories",
+        type=parse_categories,
+        default=list(CATEGORIES),
+        help=f"comma-separated subset of {','.join(CATEGORIES)}",
+    )
+    parser.add_argument("--mnist", type=Path, default=default_mnist_path(), help="path to mnist.npz (%(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point."""
+    args = build_parser().parse_args(argv)
+    source = require_mnist(args.mnist)
+    truth = write_dataset(args.out, source, args.categories, args.per_category, args.seed)
+    print(f"wrote {args.per_category * len(args.categories)} images and {truth}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The two shipped network architectures. Both take (28, 28, 1) float32 in [0, 1], white on black.
+
+Only inference layers live here: augmentation happens outside the model (``augment.py``), so a
+saved model is the inference graph alone and exports cleanly (e.g. to ONNX).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+ARCHITECTURES = ("mlp", "cnn")
+
+
+def build_model(arch: str) -> Any:
+    """Return an uncompiled Keras model for ``arch`` ('mlp' or 'cnn')."""
+    if arch == "mlp":
+        return build_mlp()
+    if arch == "cnn":
+        return build_cnn()
+    raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")
+
+
+def build_mlp(hidden: tuple[int, ...] = (800, 800), dropout: float = 0.3) -> Any:
+    """Fully connected only: the classic two hidden layers (Simard et al.'s 800 units), BN, dropout."""
+    from .tf_quiet import import_keras
+
+    keras = import_keras()
+    layers = keras.layers
+    inputs = keras.Input(INPUT_SHAPE, name="digit")
+    h = layers.Flatten()(inputs)
+    for units in hidden:
+        h = layers.Dense(units, use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.ReLU()(h)
+        h = layers.Dropout(dropout)(h)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(h)
+    return keras.Model(inputs, outputs, name="digitreader_mlp")
+
+
+def build_cnn(dropout: float = 0.4) -> Any:
+    """A compact all-convolutional net (two 3x3-3x3-strided-5x5 blocks, then a 4x4 conv to 128)."""
+    from .tf_quiet import import_keras
+
+    keras = import_keras()
+    layers = keras.layers
+
+    def conv(h: Any, filters: int, size: int, strides: int = 1, padding: str = "valid") -> Any:
+        h = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        return layers.ReLU()(h)
+
+    inputs = keras.Input(INPUT_SHAPE, name="digit")
+    h = conv(inputs, 32, 3)
+    h = conv(h, 32, 3)
+    h = conv(h, 32, 5, strides=2, padding="same")
+    h = layers.Dropout(dropout)(h)
+    h = conv(h, 64, 3)
+    h = conv(h, 64, 3)
+    h = conv(h, 64, 5, strides=2, padding="same")
+    h = layers.Dropout(dropout)(h)
+    h = conv(h, 128, 4)
+    h = layers.Flatten()(h)
+    h = layers.Dropout(dropout)(h)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(h)
+    return keras.Model(inputs, outputs, name="digitreader_cnn")

@@ -1,0 +1,215 @@
+"""``digitreader train``: fit an MLP or CNN on MNIST-convention data and write the model + reports."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .architectures import ARCHITECTURES, build_model
+from .augment import AugmentConfig, augment_batch
+from .datasets import Dataset, load_dataset
+from .errors import DataError, ModelError, OutputError
+from .evaluate import metrics_from_predictions
+
+log = logging.getLogger(__name__)
+DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: Path
+    arch: str | None = None
+    data: Path | None = None
+    epochs: int | None = None
+    batch_size: int = 128
+    seed: int = 0
+    init_model: Path | None = None
+    learning_rate: float | None = None
+    val_fraction: float = 0.05
+    patience: int = 8
+    augment: bool = True
+    max_samples: int | None = None
+    command: str = ""
+    augment_config: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train, save the inference model at ``cfg.out`` with metadata and reports; return a summary."""
+    out = Path(cfg.out)
+    if out.suffix != ".keras":
+        raise OutputError(f"--out must end in .keras (got {out.name})")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out.parent}: {exc}") from None
+
+    dataset = load_dataset(cfg.data)
+    x_train, y_train, x_test, y_test = _capped(dataset, cfg.max_samples)
+    x_fit, y_fit, x_val, y_val = _validation_split(x_train, y_train, cfg.val_fraction, cfg.seed)
+    log.info("data: %s (fit %d, validation %d, test %d)", dataset.summary(), len(x_fit), len(x_val), len(x_test))
+
+    from .tf_quiet import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(cfg.seed)
+    model, arch, init_meta = _initial_model(cfg)
+    epochs = cfg.epochs or DEFAULT_EPOCHS[arch]
+    lr = cfg.learning_rate or (3e-4 if cfg.init_model else 1e-3)
+    steps_per_epoch = max(1, math.ceil(len(x_fit) / cfg.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=lr * 0.1, warmup_target=lr, warmup_steps=steps_per_epoch,
+        decay_steps=max(1, steps_per_epoch * (epochs - 1)), alpha=0.01)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+    batches = _augmenting_batches(keras, x_fit, y_fit, cfg)
+    validation = (x_val[..., None].astype(np.float32) / 255.0, y_val) if len(x_val) else None
+    monitor = "val_loss" if validation is not None else "loss"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
+        _progress_callback(keras, epochs),
+    ]
+    started = time.monotonic()
+    history = model.fit(batches, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=0)
+    seconds = time.monotonic() - started
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    best_epoch = int(np.argmin(hist[monitor])) + 1
+
+    # A fresh, uncompiled copy (clone_model would carry the optimizer): the file holds inference weights only.
+    inference = keras.Model.from_config(model.get_config())
+    inference.set_weights(model.get_weights())
+    _save_atomically(inference, out)
+
+    from .classify import KerasClassifier
+
+    probabilities = KerasClassifier(inference, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
+    metrics = metrics_from_predictions(y_test, probabilities)
+    _write_reports(out, arch, hist, metrics, x_test, y_test, probabilities)
+
+    from .modelmeta import write_meta
+
+    write_meta(out, {
+        "architecture": arch,
+        "parameters": int(inference.count_params()),
+        "dataset": {"source": dataset.source, "format": dataset.format, "sha256": dataset.sha256,
+                    "train_samples": len(x_fit), "validation_samples": len(x_val), "test_samples": len(x_test)},
+        "test_accuracy": metrics["accuracy"],
+        "test_errors": metrics["errors"],
+        "training": {
+            "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
+            "best_epoch": best_epoch, "batch_size": cfg.batch_size, "seed": cfg.seed,
+            "learning_rate": lr, "schedule": "cosine decay with 1 warm-up epoch",
+            "early_stopping": {"monitor": monitor, "patience": cfg.patience},
+            "augmentation": cfg.augment_config.as_dict() if cfg.augment else None,
+            "init_model": str(cfg.init_model) if cfg.init_model else None,
+            "init_model_sha256": (init_meta or {}).get("model_sha256"),
+            "seconds": round(seconds, 1), "cpu_count": os.cpu_count(),
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return {"model": str(out), "architecture": arch, "test_accuracy": metrics["accuracy"],
+            "test_errors": metrics["errors"], "epochs_run": len(hist["loss"]), "seconds": round(seconds, 1)}
+
+
+def _capped(dataset: Dataset, limit: int | None) -> tuple[np.ndarray, ...]:
+    if not limit:
+        return dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test
+    return dataset.x_train[:limit], dataset.y_train[:limit], dataset.x_test[:limit], dataset.y_test[:limit]
+
+
+def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    if len(x) < 2:
+        raise DataError(f"need at least 2 training samples, got {len(x)}")
+    n_val = int(round(len(x) * fraction)) if fraction > 0 else 0
+    n_val = min(n_val, len(x) - 1)
+    order = np.random.default_rng(seed).permutation(len(x))
+    val, fit = order[:n_val], order[n_val:]
+    return x[fit], y[fit], x[val], y[val]
+
+
+def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
+    if cfg.init_model is None:
+        if cfg.arch not in ARCHITECTURES:
+            raise DataError(f"--arch must be one of {', '.join(ARCHITECTURES)}")
+        return build_model(cfg.arch), cfg.arch, None
+    from .classify import load_classifier
+
+    classifier = load_classifier(cfg.init_model)
+    arch = (classifier.meta or {}).get("architecture") or cfg.arch or "custom"
+    if cfg.arch and arch != cfg.arch:
+        raise ModelError(f"--init-model is a {arch} model but --arch {cfg.arch} was given")
+    DEFAULT_EPOCHS.setdefault(arch, 10)
+    return classifier.model, arch, classifier.meta
+
+
+def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> Any:
+    """A PyDataset yielding freshly augmented, reshuffled batches every epoch."""
+    rng = np.random.default_rng(cfg.seed + 1)
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.order = rng.permutation(len(x))
+
+        def __len__(self) -> int:
+            return math.ceil(len(x) / cfg.batch_size)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            idx = self.order[index * cfg.batch_size:(index + 1) * cfg.batch_size]
+            images = augment_batch(x[idx], rng, cfg.augment_config) if cfg.augment else x[idx]
+            return images[..., None].astype(np.float32) / 255.0, y[idx]
+
+        def on_epoch_end(self) -> None:
+            self.order = rng.permutation(len(x))
+
+    return Batches()
+
+
+def _progress_callback(keras: Any, epochs: int) -> Any:
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            lr = float(np.asarray(self.model.optimizer.learning_rate))
+            parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}",
+                     f"acc {logs.get('accuracy', float('nan')) * 100:.2f}%"]
+            if "val_loss" in logs:
+                parts += [f"val_loss {logs['val_loss']:.4f}", f"val_acc {logs['val_accuracy'] * 100:.2f}%"]
+            parts += [f"lr {lr:.2e}", f"{time.monotonic() - self.started:.0f}s"]
+            log.info("  ".join(parts))
+
+    return Progress()
+
+
+def _save_atomically(model: Any, out: Path) -> None:
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_reports(out: Path, arch: str, hist: dict, metrics: dict, x_test: np.ndarray,
+                   y_test: np.ndarray, probabilities: np.ndarray) -> None:
+    from .reports import plot_confusion, plot_curves, plot_worst_errors, report_paths, write_history_csv
+
+    paths = report_paths(out)
+    title = f"{out.name} ({arch}): test accuracy {metrics['accuracy'] * 100:.2f} %"
+    write_history_csv(hist, paths["history"])
+    plot_curves(hist, paths["curves"], title)
+    plot_confusion(np.array(metrics["confusion_matrix"]), paths["confusion"], title)
+    plot_worst_errors(x_test, y_test, probabilities, paths["errors"], f"{out.name}: worst test errors")
