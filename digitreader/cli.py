@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -122,12 +123,13 @@ def _read_command(images: list[str], model: Path | None, fmt: str, polarity: str
         except OSError as exc:
             raise OutputError(f"cannot create {annotate}: {exc}") from None
     results, failures = [], []
-    for path, result, image in reader.read_paths(images):
+    for item in reader.read_paths(images):
+        path, result, image = item.path, item.result, item.image
         results.append(result)
-        if not result.ok:
+        if item.exception is not None:
             failures.append(result)
             if not several:
-                raise result.exception
+                raise item.exception
             log.error("%s: %s", path, result.error)
             continue
         if annotate is not None or show:

@@ -7,7 +7,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "init_model_sha256": (init_meta or {}).get("model_sha256"),
             "seconds": round(seconds, 1), "cpu_count": os.cpu_count(),
         },
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     return {"model": str(out), "architecture": arch, "test_accuracy": metrics["accuracy"],
             "test_errors": metrics["errors"], "epochs_run": len(hist["loss"]), "seconds": round(seconds, 1)}

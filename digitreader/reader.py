@@ -1,0 +1,101 @@
+"""The library API: ``DigitReader(model).read(image) -> Result``, chaining the stages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .classify import Classifier, load_classifier
+from .errors import DigitReaderError
+from .imageio import decode_image_file, to_uint8_image
+from .normalise import crops_for_boxes
+from .paths import default_model_path
+from .result import Digit, Result
+from .segment import Segmentation, segment
+
+IMAGES_PER_BATCH = 32
+
+
+@dataclass
+class ReadItem:
+    """One input of :meth:`DigitReader.read_paths`: its result, decoded image and error (if any)."""
+
+    path: str
+    result: Result
+    image: np.ndarray | None
+    exception: DigitReaderError | None = None
+
+
+class DigitReader:
+    """Reads the digits in images with one loaded classifier.
+
+    ``model`` is a path to a ``.keras`` file (default: the shipped CNN) or any object with
+    ``predict_proba(crops) -> probabilities`` and a ``name`` (see :class:`~digitreader.classify.Classifier`).
+    """
+
+    def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
+                 min_confidence: float = 0.0) -> None:
+        if model is None or isinstance(model, (str, Path)):
+            self.classifier: Classifier = load_classifier(model or default_model_path())
+        else:
+            self.classifier = model
+        if polarity not in ("auto", "dark", "light"):
+            raise ValueError("polarity must be 'auto', 'dark' or 'light'")
+        self.polarity = polarity
+        self.min_confidence = float(min_confidence)
+
+    def read(self, image: np.ndarray | str | Path, path: str | None = None) -> Result:
+        """Read one image (an array, or a path to decode). Raises DigitReaderError for bad files."""
+        if isinstance(image, (str, Path)):
+            path = path or str(image)
+            image = decode_image_file(image)
+        return self.read_many([to_uint8_image(image)], [path or "<array>"])[0]
+
+    def read_many(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Result]:
+        """Read several decoded images with one batched classifier call for all their digits."""
+        paths = paths or [f"<array {i}>" for i in range(len(images))]
+        segmentations = [segment(image, self.polarity) for image in images]
+        crops = [crops_for_boxes(s.ink, s.labels, s.boxes, s.members) for s in segmentations]
+        counts = [len(c) for c in crops]
+        all_crops = np.concatenate(crops) if sum(counts) else np.zeros((0, 28, 28), np.float32)
+        probabilities = self.classifier.predict_proba(all_crops) if len(all_crops) else np.zeros((0, 10))
+        results, start = [], 0
+        for image, path, seg, count in zip(images, paths, segmentations, counts):
+            results.append(self._result(path, seg, probabilities[start:start + count], image.shape))
+            start += count
+        return results
+
+    def read_paths(self, paths: Iterable[str]) -> Iterator[ReadItem]:
+        """Decode and read files in batches; a bad file yields an item with its error, never stops the run."""
+        pending: list[tuple[str, np.ndarray]] = []
+        for path in paths:
+            try:
+                pending.append((path, decode_image_file(path)))
+            except DigitReaderError as exc:
+                yield from self._flush(pending)
+                pending = []
+                yield ReadItem(path, Result(path, model=self.classifier.name, error=str(exc),
+                                            min_confidence=self.min_confidence), None, exc)
+                continue
+            if len(pending) >= IMAGES_PER_BATCH:
+                yield from self._flush(pending)
+                pending = []
+        yield from self._flush(pending)
+
+    def _flush(self, pending: list[tuple[str, np.ndarray]]) -> Iterator[ReadItem]:
+        if not pending:
+            return
+        results = self.read_many([image for _, image in pending], [path for path, _ in pending])
+        for (path, image), result in zip(pending, results):
+            yield ReadItem(path, result, image)
+
+    def _result(self, path: str, seg: Segmentation, probabilities: np.ndarray, shape: tuple) -> Result:
+        digits = tuple(
+            Digit(value=int(p.argmax()), confidence=float(p.max()), box=box, line=line)
+            for box, line, p in zip(seg.boxes, seg.lines, probabilities)
+        )
+        return Result(path=path, digits=digits, model=self.classifier.name, min_confidence=self.min_confidence,
+                      image_size=(int(shape[1]), int(shape[0])))

@@ -1,0 +1,219 @@
+"""Stage 2: find the digits. Plain functions on NumPy arrays, no Keras.
+
+grey -> polarity -> background flattening (handles uneven light) -> denoise -> Otsu on the
+flattened ink -> removal of long thin printed lines -> connected components -> merge fragments
+of one digit -> drop specks/dashes relative to the row's digit height -> rows in reading order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .imageio import to_grey
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+MIN_INK_CONTRAST = 0.18  # flattened ink below this is paper texture, not writing
+SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
+MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
+
+
+@dataclass
+class Segmentation:
+    """Digit boxes in reading order, with the ink image the crops are cut from."""
+
+    boxes: list[Box]
+    lines: list[int]
+    ink: np.ndarray  # float32 (H, W) in [0, 1]: ink bright, paper 0
+    mask: np.ndarray  # uint8 (H, W): 255 where ink after line removal
+    labels: np.ndarray  # int32 connected-component labels of ``mask``
+    members: list[list[int]] = field(default_factory=list)  # component labels of each box
+    polarity: str = "dark"
+
+
+def detect_polarity(grey: np.ndarray) -> str:
+    """'dark' (dark ink on light paper) or 'light' (light ink on dark), from the background's side."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    threshold, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright_share = float((grey > threshold).mean())
+    border_bright = float((border > threshold).mean())
+    score = 0.5 * bright_share + 0.5 * border_bright  # paper dominates the image and its border
+    return "dark" if score >= 0.5 else "light"
+
+
+def ink_intensity(grey: np.ndarray, polarity: str) -> np.ndarray:
+    """Float ink image in [0, 1] (ink bright) after dividing out the paper's illumination."""
+    paper_bright = grey if polarity == "dark" else 255 - grey
+    background = estimate_background(paper_bright)
+    flat = paper_bright.astype(np.float32) / np.maximum(background, 1.0)
+    return np.clip(1.0 - flat, 0.0, 1.0)
+
+
+def estimate_background(paper_bright: np.ndarray) -> np.ndarray:
+    """Paper brightness everywhere: a closing wider than any stroke, smoothed, at reduced scale."""
+    h, w = paper_bright.shape
+    scale = min(1.0, 400.0 / max(h, w))
+    small = cv2.resize(paper_bright, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else paper_bright
+    size = max(7, int(max(small.shape) / 8) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    closed = cv2.GaussianBlur(closed.astype(np.float32), (0, 0), size / 3)
+    return cv2.resize(closed, (w, h), interpolation=cv2.INTER_LINEAR) if scale < 1 else closed
+
+
+def binarise(ink: np.ndarray) -> np.ndarray:
+    """uint8 mask (255 = ink): denoise, then Otsu on the flattened ink, never below a contrast floor."""
+    ink8 = (ink * 255.0 + 0.5).astype(np.uint8)
+    ink8 = cv2.medianBlur(ink8, 3)
+    ink8 = cv2.GaussianBlur(ink8, (3, 3), 0)
+    otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    threshold = max(otsu, MIN_INK_CONTRAST * 255)
+    return np.where(ink8 > threshold, 255, 0).astype(np.uint8)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width of binary ink: 2 x area / perimeter."""
+    contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float((mask > 0).sum()) / perimeter if perimeter else 0.0
+
+
+def remove_lines(mask: np.ndarray) -> np.ndarray:
+    """Remove printed ruled lines and box borders: long straight runs thinner than the handwriting.
+
+    A candidate is a connected piece of the mask's long horizontal (or vertical) runs; it is a
+    printed line when its mean thickness (area / length) is under 0.75 x the handwriting's stroke
+    width (measured without the long runs) and the ink around it is that thin too (distance
+    transform, maximum nearby), so runs inside or along slanted strokes stay.
+    """
+    h, w = mask.shape
+    if not mask.any():
+        return mask
+    candidates = []
+    for horizontal, length in ((True, max(25, w // 8)), (False, max(25, h // 3))):
+        if length >= (w if horizontal else h):
+            continue
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if horizontal else (1, length))
+        candidates.append((horizontal, length, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)))
+    if not any(runs.any() for _, _, runs in candidates):
+        return mask
+    without_runs = mask.copy()
+    for _, _, runs in candidates:
+        without_runs = cv2.subtract(without_runs, runs)
+    thin = max(2.5, 0.75 * stroke_width(without_runs if without_runs.any() else mask))
+    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    reach = int(2 * thin) | 1
+    depth = cv2.dilate(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    lines = np.zeros_like(mask)
+    for horizontal, length, runs in candidates:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        for i in range(1, count):
+            extent = stats[i, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
+            if extent < length or stats[i, cv2.CC_STAT_AREA] / extent > thin:
+                continue
+            piece = labels == i
+            if np.median(depth[piece]) <= max(1.5, thin / 2 + 0.5):
+                lines[piece] = 255
+    if not lines.any():
+        return mask
+    return cv2.subtract(mask, cv2.dilate(lines, np.ones((3, 3), np.uint8)))
+
+
+def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True) -> Segmentation:
+    """Find digit boxes in reading order in a grey or BGR uint8 image."""
+    grey = to_grey(image)
+    if polarity == "auto":
+        polarity = detect_polarity(grey)
+    ink = ink_intensity(grey, polarity)
+    mask = binarise(ink)
+    if remove_form_lines:
+        mask = remove_lines(mask)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    components = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count) if stats[i, 4] >= 4]
+    groups = _merge_fragments(components)
+    groups = _drop_non_digits(groups)
+    rows = _reading_order(groups)
+    boxes, lines, members = [], [], []
+    for line, row in enumerate(rows):
+        for box, ids in row:
+            boxes.append(box)
+            lines.append(line)
+            members.append(ids)
+    return Segmentation(boxes, lines, ink, mask, labels, members, polarity)
+
+
+# ---------------------------------------------------------------- grouping rules
+
+Group = tuple[Box, list[int]]
+
+
+def _union(a: Box, b: Box) -> Box:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def _reference_height(groups: list[Group]) -> float:
+    heights = np.array([g[0][3] for g in groups], float)
+    if not len(heights):
+        return 0.0
+    big = heights[heights >= 0.5 * heights.max()]
+    return float(np.median(big))
+
+
+def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
+    """Merge pieces of one digit: strongly overlapping in x, close in y, union still digit-sized."""
+    groups: list[Group] = [(box, [i]) for i, box in components]
+    ref = _reference_height(groups)
+    if ref <= 0:
+        return groups
+    merged = True
+    while merged:
+        merged = False
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                (ba, _), (bb, _) = groups[a], groups[b]
+                x_overlap = _overlap(ba[0], ba[0] + ba[2], bb[0], bb[0] + bb[2])
+                gap = max(ba[1], bb[1]) - min(ba[1] + ba[3], bb[1] + bb[3])
+                union = _union(ba, bb)
+                if (x_overlap >= 0.5 * min(ba[2], bb[2]) and gap <= MERGE_GAP_RATIO * ref
+                        and union[3] <= 1.35 * ref and union[2] <= 1.2 * union[3]):
+                    groups[a] = (union, groups[a][1] + groups[b][1])
+                    del groups[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
+def _drop_non_digits(groups: list[Group]) -> list[Group]:
+    """Drop specks, dots and dashes: too short for a digit of this image's size."""
+    ref = _reference_height(groups)
+    return [g for g in groups if g[0][3] >= SPECK_HEIGHT_RATIO * ref and g[0][2] * g[0][3] >= 16]
+
+
+def _reading_order(groups: list[Group]) -> list[list[Group]]:
+    """Rows top to bottom, digits left to right; a row follows its own slope (chained by neighbours)."""
+    rows: list[list[Group]] = []
+    for group in sorted(groups, key=lambda g: g[0][0]):
+        box = group[0]
+        best, best_overlap = None, 0.0
+        for row in rows:
+            last = row[-1][0]
+            overlap = _overlap(box[1], box[1] + box[3], last[1], last[1] + last[3]) / min(box[3], last[3])
+            if overlap > best_overlap:
+                best, best_overlap = row, overlap
+        if best is not None and best_overlap >= 0.4:
+            best.append(group)
+        else:
+            rows.append([group])
+    rows.sort(key=lambda row: float(np.mean([g[0][1] + g[0][3] / 2 for g in row])))
+    return rows
