@@ -34,13 +34,16 @@ class Segmentation:
 
 
 def detect_polarity(grey: np.ndarray) -> str:
-    """'dark' (dark ink on light paper) or 'light' (light ink on dark), from the background's side."""
+    """'dark' (dark ink on light paper) or 'light' (light ink on dark).
+
+    The paper is the border's median grey; the ink is whichever histogram tail reaches farther
+    from it. Ties (blank or pure-noise pages) default to dark ink.
+    """
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    threshold, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bright_share = float((grey > threshold).mean())
-    border_bright = float((border > threshold).mean())
-    score = 0.5 * bright_share + 0.5 * border_bright  # paper dominates the image and its border
-    return "dark" if score >= 0.5 else "light"
+    paper = float(np.median(border))
+    dark_reach = paper - float(np.percentile(grey, 0.5))
+    light_reach = float(np.percentile(grey, 99.5)) - paper
+    return "light" if light_reach > 1.2 * dark_reach + 2 else "dark"
 
 
 def ink_intensity(grey: np.ndarray, polarity: str) -> np.ndarray:
@@ -103,7 +106,7 @@ def remove_lines(mask: np.ndarray) -> np.ndarray:
     without_runs = mask.copy()
     for _, _, runs in candidates:
         without_runs = cv2.subtract(without_runs, runs)
-    thin = max(2.5, 0.75 * stroke_width(without_runs if without_runs.any() else mask))
+    thin = max(2.5, 0.75 * max(stroke_width(mask), stroke_width(without_runs)))
     depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     reach = int(2 * thin) | 1
     depth = cv2.dilate(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
@@ -184,7 +187,7 @@ def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
                 gap = max(ba[1], bb[1]) - min(ba[1] + ba[3], bb[1] + bb[3])
                 union = _union(ba, bb)
                 if (x_overlap >= 0.5 * min(ba[2], bb[2]) and gap <= MERGE_GAP_RATIO * ref
-                        and union[3] <= 1.35 * ref and union[2] <= 1.2 * union[3]):
+                        and union[3] <= 1.5 * ref and union[2] <= 1.2 * union[3]):
                     groups[a] = (union, groups[a][1] + groups[b][1])
                     del groups[b]
                     merged = True

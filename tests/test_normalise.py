@@ -1,0 +1,69 @@
+import cv2
+import numpy as np
+import pytest
+
+from digitreader.normalise import MNIST_STROKE, digit_image_to_mnist, normalise_crop
+
+
+def _centre_of_mass(img):
+    m = cv2.moments(img)
+    return m["m10"] / m["m00"], m["m01"] / m["m00"]
+
+
+def _ring(h, w, thickness):
+    ink = np.zeros((h + 20, w + 20), np.float32)
+    cv2.ellipse(ink, ((w + 20) // 2, (h + 20) // 2), (w // 2, h // 2), 0, 0, 360, 1.0, thickness)
+    return ink
+
+
+def test_output_is_28x28_float_in_unit_range():
+    out = normalise_crop(_ring(120, 60, 10))
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0 and out.max() > 0.9
+
+
+def test_larger_side_fits_20px_and_aspect_kept():
+    out = normalise_crop(_ring(200, 100, 16))
+    ys, xs = np.nonzero(out > 0.1)
+    height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
+    assert 19 <= height <= 21
+    assert 8 <= width <= 13
+
+
+def test_centre_of_mass_is_centred():
+    ink = np.zeros((100, 100), np.float32)
+    cv2.line(ink, (20, 10), (20, 90), 1.0, 8)
+    cv2.line(ink, (20, 90), (70, 90), 1.0, 8)
+    cv2.line(ink, (20, 10), (45, 10), 1.0, 8)  # mass off the centre of its bounding box
+    cx, cy = _centre_of_mass(normalise_crop(ink))
+    assert abs(cx - 14) <= 1.0 and abs(cy - 14) <= 1.0
+
+
+def test_thin_pen_strokes_are_thickened_to_mnist_width():
+    thin = normalise_crop(_ring(300, 180, 3))
+    binary = (thin > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    width = 2 * binary.sum() / sum(cv2.arcLength(c, True) for c in contours)
+    assert width == pytest.approx(MNIST_STROKE, rel=0.5)
+    plain = normalise_crop(_ring(300, 180, 3), match_stroke=False)
+    assert (thin > 0.5).sum() > 1.5 * (plain > 0.5).sum()
+
+
+def test_empty_crop_gives_black_image():
+    assert not normalise_crop(np.zeros((30, 30), np.float32)).any()
+    assert not normalise_crop(np.zeros((0, 0), np.float32)).any()
+
+
+def test_mnist_digits_are_a_fixed_point(mnist_path):
+    data = np.load(mnist_path)
+    x = data["x_test"][:200].astype(np.float32) / 255
+    diffs = [np.abs(normalise_crop(img, match_stroke=False) - img).mean() for img in x]
+    # re-normalising an MNIST digit must give (nearly) the same picture
+    assert np.median(diffs) < 0.03
+
+
+def test_photo_of_one_digit_dark_on_light():
+    img = np.full((90, 70), 230, np.uint8)
+    cv2.line(img, (35, 10), (35, 80), 30, 8)
+    out = digit_image_to_mnist(img)
+    assert out.max() > 0.9 and out[14, 14] > 0.5 and out[2, 2] == 0

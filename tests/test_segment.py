@@ -1,0 +1,115 @@
+import cv2
+import numpy as np
+import pytest
+from conftest import draw_number, iou
+
+from digitreader.segment import detect_polarity, remove_lines, segment, stroke_width
+
+
+def test_blank_page_has_no_digits():
+    assert segment(np.full((200, 600), 230, np.uint8)).boxes == []
+
+
+def test_paper_texture_alone_is_not_ink():
+    rng = np.random.default_rng(0)
+    page = np.clip(rng.normal(220, 6, (200, 600)), 0, 255).astype(np.uint8)
+    assert segment(page).boxes == []
+
+
+def test_one_row_boxes_in_left_to_right_order():
+    page, truth = draw_number("4071935")
+    seg = segment(page)
+    assert len(seg.boxes) == 7
+    assert seg.lines == [0] * 7
+    assert all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+
+
+def test_rows_top_to_bottom_then_left_to_right():
+    top, top_boxes = draw_number("123")
+    bottom, bottom_boxes = draw_number("4567")
+    width = max(top.shape[1], bottom.shape[1])
+    pad = lambda img: cv2.copyMakeBorder(img, 0, 0, 0, width - img.shape[1], cv2.BORDER_CONSTANT, value=235)  # noqa: E731
+    page = np.vstack([pad(top), pad(bottom)])
+    seg = segment(page)
+    assert seg.lines == [0, 0, 0, 1, 1, 1, 1]
+    xs_row1 = [b[0] for b, line in zip(seg.boxes, seg.lines) if line == 1]
+    assert xs_row1 == sorted(xs_row1)
+    assert seg.boxes[3][1] > seg.boxes[0][1] + top.shape[0] // 2
+
+
+def test_light_on_dark_detected_and_read_like_dark_on_light():
+    page, truth = draw_number("2580", ink=240, paper=30)
+    assert detect_polarity(page) == "light"
+    seg = segment(page)
+    assert len(seg.boxes) == 4 and all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+
+
+def test_forced_wrong_polarity_changes_what_is_found():
+    page, _ = draw_number("2580")
+    assert len(segment(page, polarity="dark").boxes) == 4
+    assert len(segment(page, polarity="light").boxes) != 4
+
+
+def test_uneven_illumination_is_flattened():
+    page, truth = draw_number("3141", paper=230, ink=40)
+    h, w = page.shape
+    gradient = np.linspace(0.35, 1.0, w)[None, :] * np.linspace(0.7, 1.0, h)[:, None]
+    dim = (page.astype(np.float32) * gradient).astype(np.uint8)
+    # global Otsu would swallow the dark side of the page as ink
+    seg = segment(dim)
+    assert len(seg.boxes) == 4 and all(iou(a, b) > 0.6 for a, b in zip(seg.boxes, truth))
+
+
+def test_specks_are_dropped():
+    page, truth = draw_number("808")
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        x, y = rng.integers(0, page.shape[1]), rng.integers(0, page.shape[0])
+        cv2.circle(page, (int(x), int(y)), 2, 30, -1)
+    seg = segment(page)
+    assert len(seg.boxes) == 3
+
+
+def test_detached_bar_of_a_five_is_merged():
+    page, _ = draw_number("5")
+    seg_whole = segment(page)
+    x, y, w, h = seg_whole.boxes[0]
+    # cut the 5's top bar off with a paper-coloured gap
+    page[y + int(0.22 * h):y + int(0.22 * h) + max(3, h // 25), x:x + w] = 235
+    mask_pieces = cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1
+    assert mask_pieces >= 2
+    seg = segment(page)
+    assert len(seg.boxes) == 1
+    assert iou(seg.boxes[0], (x, y, w, h)) > 0.8
+
+
+def test_printed_box_lines_are_removed_and_digits_survive():
+    page, truth = draw_number("47", gap=0.8)
+    for bx, by, bw, bh in truth:
+        cv2.rectangle(page, (bx - 12, by - 10), (bx + bw + 12, by + bh + 10), 60, 2)
+    cv2.line(page, (0, page.shape[0] - 15), (page.shape[1] - 1, page.shape[0] - 15), 60, 2)
+    seg = segment(page)
+    assert len(seg.boxes) == 2
+    assert all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+
+
+def test_remove_lines_keeps_thick_handwriting():
+    mask = np.zeros((120, 400), np.uint8)
+    cv2.line(mask, (50, 10), (60, 110), 255, 12)  # a thick '1'-like stroke
+    cv2.line(mask, (0, 60), (399, 60), 255, 2)  # a printed rule
+    cleaned = remove_lines(mask)
+    assert cleaned[60, 300] == 0
+    assert cleaned[30:90, 50:64].sum() > 0.8 * mask[30:90, 50:64].sum() - 255 * 40
+
+
+@pytest.mark.parametrize("thickness", [2, 6, 12])
+def test_stroke_width_estimate(thickness):
+    mask = np.zeros((200, 200), np.uint8)
+    cv2.line(mask, (20, 100), (180, 100), 255, thickness)
+    assert stroke_width(mask) == pytest.approx(thickness + 1, rel=0.35)
+
+
+def test_colour_and_alpha_inputs():
+    page, _ = draw_number("12")
+    bgr = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    assert len(segment(bgr).boxes) == 2
