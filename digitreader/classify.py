@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import InputNotFoundError, ModelError
+from .errors import ModelError
 from .modelmeta import check_meta, read_meta
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def load_classifier(path: str | Path) -> KerasClassifier:
     """Load and validate a ``.keras`` model (Keras safe mode: no code from the file runs)."""
     path = Path(path)
     if not path.exists():
-        raise InputNotFoundError(f"model not found: {path}")
+        raise ModelError(f"model not found: {path}")
     if not path.is_file():
         raise ModelError(f"model path is not a file: {path}")
     if path.suffix.lower() != ".keras":

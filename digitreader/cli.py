@@ -244,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
-        main_group.main(args=args, prog_name="digitreader", standalone_mode=False)
-        return ExitCode.OK
+        code = main_group.main(args=args, prog_name="digitreader", standalone_mode=False)
+        return int(code) if isinstance(code, int) else ExitCode.OK
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

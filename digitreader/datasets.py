@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _load_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     missing = {"x_train", "y_train", "x_test", "y_test"} - arrays.keys()
     if missing:
@@ -127,7 +128,7 @@ def _read_idx(path: Path) -> np.ndarray:
     try:
         with _open_maybe_gzip(path) as fh:
             raw = fh.read()
-    except OSError as exc:
+    except (OSError, EOFError) as exc:  # EOFError: truncated gzip
         raise DataError(f"cannot read IDX file {path}: {exc}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte IDX file")
@@ -147,9 +148,9 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with _open_maybe_gzip(path) as fh:
             lines = fh.read().decode("utf-8", errors="replace").splitlines()
-    except OSError as exc:
+    except (OSError, EOFError) as exc:  # EOFError: truncated gzip
         raise DataError(f"cannot read CSV {path}: {exc}") from None
-    if lines and not lines[0].split(",")[0].strip().lstrip("-").isdigit():
+    if lines and not _is_number(lines[0].split(",")[0]):
         lines = lines[1:]
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
@@ -165,6 +166,15 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if table[:, 1:].min() < 0 or table[:, 1:].max() > 255:
         raise DataError(f"{path}: pixel values must be 0..255")
     return table[:, 1:].astype(np.uint8).reshape(-1, 28, 28), table[:, 0]
+
+
+def _is_number(text: str) -> bool:
+    """True for ``5``, ``5.0`` or ``5.000e+00`` (a data row), False for a header cell like ``label``."""
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _read_class_folders(folder: Path) -> tuple[np.ndarray, np.ndarray, list[Path]]:
