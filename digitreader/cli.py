@@ -190,7 +190,7 @@ def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> 
         batch_size=options["batch_size"], seed=options["seed"], init_model=options["init_model"],
         learning_rate=options["learning_rate"], val_fraction=options["val_split"], patience=options["patience"],
         augment=not options["no_augment"], max_samples=options["max_samples"],
-        command="digitreader " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command="digitreader " + " ".join(shlex.quote(a) for a in ctx.obj.get("argv", sys.argv[1:])),
     )
     summary = train(config)
     log.info("saved %s: test accuracy %.2f %% (%d errors), %d epochs, %.0f s", summary["model"],
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
-        code = main_group.main(args=args, prog_name="digitreader", standalone_mode=False)
+        code = main_group.main(args=args, prog_name="digitreader", standalone_mode=False, obj={"argv": args})
         return int(code) if isinstance(code, int) else ExitCode.OK
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
