@@ -1,0 +1,156 @@
+"""Score digitreader per category on synthetic pages with exact ground truth (see synth.py).
+
+    python benchmarks/accuracy.py --data bench-data --model output/mnist_cnn.keras --json out.json
+
+Per category: whole-number accuracy (every row exactly right), digit accuracy (1 - edit distance /
+true digits, per row), box F1 (a predicted digit matches a true one when IoU >= 0.5 and the value is
+right; greedy one-to-one by IoU), mean IoU (best IoU of each true box), and read latency per image
+(decoded image in, Result out; median and p95). Also the MNIST test accuracy of each shipped model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synth  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def score_image(truth: dict, lines: list[str], digits: list[tuple[int, tuple]]) -> dict:
+    """Counts for one image; ``digits`` is [(value, box)] as predicted."""
+    true_lines = truth["lines"]
+    distance = sum(edit_distance(t, p) for t, p in zip(true_lines, lines))
+    distance += sum(len(t) for t in true_lines[len(lines):]) + sum(len(p) for p in lines[len(true_lines):])
+    true_boxes = [(d["value"], d["box"]) for d in truth["digits"]]
+    pairs = sorted(((iou(p[1], t[1]), i, j) for i, p in enumerate(digits) for j, t in enumerate(true_boxes)),
+                   reverse=True)
+    used_p, used_t, matches = set(), set(), 0
+    for overlap, i, j in pairs:
+        if overlap < 0.5:
+            break
+        if i in used_p or j in used_t or digits[i][0] != true_boxes[j][0]:
+            continue
+        used_p.add(i)
+        used_t.add(j)
+        matches += 1
+    best = [max((iou(p[1], t[1]) for p in digits), default=0.0) for t in true_boxes]
+    return {"correct": lines == true_lines, "true_digits": sum(len(t) for t in true_lines), "distance": distance,
+            "matches": matches, "predicted": len(digits), "truth": len(true_boxes), "iou_sum": sum(best)}
+
+
+def summarise(rows: list[dict], latencies: list[float]) -> dict:
+    n = len(rows)
+    predicted, truth, matches = (sum(r[k] for r in rows) for k in ("predicted", "truth", "matches"))
+    precision = matches / predicted if predicted else 0.0
+    recall = matches / truth if truth else 0.0
+    return {
+        "images": n,
+        "whole_number_accuracy": sum(r["correct"] for r in rows) / n,
+        "digit_accuracy": max(0.0, 1 - sum(r["distance"] for r in rows) / max(1, sum(r["true_digits"] for r in rows))),
+        "box_precision": precision, "box_recall": recall,
+        "box_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "mean_iou": sum(r["iou_sum"] for r in rows) / max(1, truth),
+        "median_ms": statistics.median(latencies) * 1000, "p95_ms": float(np.percentile(latencies, 95)) * 1000,
+    }
+
+
+def mnist_accuracy(model: Path, mnist: Path) -> float | None:
+    if not model.exists() or not mnist.exists():
+        return None
+    out = subprocess.run([sys.executable, "-m", "digitreader", "evaluate", "-m", str(model), "--data", str(mnist),
+                          "--format", "json", "-q"], capture_output=True, text=True)
+    return json.loads(out.stdout)["accuracy"] if out.returncode == 0 else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="folder made by synth.py (generated if missing)")
+    parser.add_argument("--model", type=Path, default=REPO / "output" / "mnist_cnn.keras")
+    parser.add_argument("--mnist", type=Path, default=synth.default_mnist_path())
+    parser.add_argument("--per-category", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="at most N images per category")
+    parser.add_argument("--json", type=Path, default=None, help="write all numbers here")
+    parser.add_argument("--failures", type=Path, default=None, help="write wrongly read images here")
+    args = parser.parse_args(argv)
+
+    truth_file = args.data / "truth.jsonl"
+    if not truth_file.exists():
+        synth.write_dataset(args.data, synth.require_mnist(args.mnist), synth.CATEGORIES, args.per_category, args.seed)
+    from digitreader import DigitReader
+    from digitreader.imageio import decode_image_file
+
+    reader = DigitReader(args.model)
+    reader.read(np.full((50, 50), 255, np.uint8))  # warm-up: first call builds the graph
+    per_category, latencies, seen = defaultdict(list), defaultdict(list), defaultdict(int)
+    for line in truth_file.read_text().splitlines():
+        truth = json.loads(line)
+        category = truth["category"]
+        if args.limit and seen[category] >= args.limit:
+            continue
+        seen[category] += 1
+        image = decode_image_file(args.data / truth["file"])
+        started = time.perf_counter()
+        result = reader.read(image, path=truth["file"])
+        latencies[category].append(time.perf_counter() - started)
+        row = score_image(truth, result.lines, [(d.value, d.box) for d in result.digits])
+        per_category[category].append(row)
+        if args.failures and not row["correct"]:
+            args.failures.mkdir(parents=True, exist_ok=True)
+            from digitreader.draw import annotate_image
+
+            name = truth["file"].replace("/", "_")
+            cv2.imwrite(str(args.failures / name), annotate_image(image, result))
+            print(f"{truth['file']}: true {truth['lines']} read {result.lines}", file=sys.stderr)
+
+    report = {c: summarise(rows, latencies[c]) for c, rows in per_category.items()}
+    report["overall"] = summarise([r for rows in per_category.values() for r in rows],
+                                  [t for ts in latencies.values() for t in ts])
+    shipped = ("mnist_mlp.keras", "mnist_cnn.keras")
+    mnist = {name: mnist_accuracy(REPO / "output" / name, args.mnist) for name in shipped}
+    print(f"model: {args.model.name}\n")
+    print("| category | images | whole-number acc | digit acc | box F1 | mean IoU | median ms | p95 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for category, s in report.items():
+        print(f"| {category} | {s['images']} | {s['whole_number_accuracy'] * 100:.1f} % "
+              f"| {s['digit_accuracy'] * 100:.1f} % | {s['box_f1']:.3f} | {s['mean_iou']:.3f} "
+              f"| {s['median_ms']:.1f} | {s['p95_ms']:.1f} |")
+    print("\n| model | MNIST test accuracy |\n|---|---:|")
+    for name, acc in mnist.items():
+        print(f"| {name} | {'n/a' if acc is None else f'{acc * 100:.2f} %'} |")
+    if args.json:
+        args.json.write_text(json.dumps({"model": str(args.model), "categories": report, "mnist": mnist}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Write the showcase images in samples/ from MNIST *test* digits, with their true numbers.
+
+    python samples/make_samples.py [--mnist PATH]
+
+Each image uses the benchmark's renderers (benchmarks/synth.py) with a fixed seed; the true number
+is in the file name (rows joined by '_') and in samples/truth.json. MNIST: Yann LeCun and Corinna
+Cortes, CC BY-SA 3.0; only its test split is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))
+import synth  # noqa: E402
+
+# (file prefix, category or maker, seed). Seeds fixed once; see samples/README.md.
+SAMPLES = [
+    ("one_row", "clean", 13),
+    ("rows", "rows", 4),
+    ("light_on_dark", "inverted", 5),
+    ("noisy_skewed", "noisy", 7),
+    ("form_boxes", "form", 2),
+    ("uneven_light", "photo", 4),
+]
+
+
+def make_photo(rng: np.random.Generator, source: synth.DigitSource) -> synth.Page:
+    """Photographed paper: warm colour tint, strong light gradient and vignette, a soft shadow, slight skew."""
+    height = int(rng.integers(70, 100))
+    glyphs = synth.layout_rows(source, rng, height, [int(rng.integers(6, 9))])
+    flat = synth.frame(glyphs, *synth.margins(rng, height))
+    matrix, shape = synth.rotation(flat, rng.uniform(-2.5, 2.5))
+    alpha = synth.warp_layer(synth.alpha_canvas(glyphs, flat), matrix, shape)
+    paper = (200.0, 228.0, 240.0)  # BGR: warm paper
+    ink = (70.0, 40.0, 30.0)  # BGR: blue-black ballpoint
+    image = synth.composite(shape, paper, [(alpha, ink)])
+    field = synth.illumination(shape, rng, 0.55, vignette=0.25)
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    shadow = 1.0 - 0.25 / (1.0 + np.exp(-(xs * math.cos(0.3) + ys * math.sin(0.3) - 0.7 * w) / (0.04 * w)))
+    image = synth.apply_light(image, field * shadow)
+    image = synth.gaussian_noise(synth.gaussian_blur(image, 0.8), rng, 4)
+    image = synth.jpeg_roundtrip(synth.to_uint8(image), 85)
+    return image, glyphs, synth.glyph_boxes(glyphs, shape, matrix)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mnist", type=Path, default=synth.default_mnist_path())
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args(argv)
+    source = synth.require_mnist(args.mnist)
+    truth = {}
+    for prefix, kind, seed in SAMPLES:
+        rng = np.random.default_rng(seed)
+        if kind == "photo":
+            image, glyphs, boxes = make_photo(rng, source)
+            record = synth.truth_for(kind, glyphs, boxes)
+        else:
+            image, record = synth.make_image(kind, rng, source)
+        name = f"{prefix}_{'_'.join(record['lines'])}.png"
+        cv2.imwrite(str(args.out / name), image)
+        truth[name] = record["lines"]
+        print(name, file=sys.stderr)
+    (args.out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
