@@ -1,9 +1,9 @@
 """digitreader: read multi-digit handwritten numbers from images.
 
 >>> from digitreader import DigitReader
->>> result = DigitReader().read("samples/one_row_4071935.png")   # doctest: +SKIP
+>>> result = DigitReader().read("samples/one_row_651778970.png")   # doctest: +SKIP
 >>> result.text                                                   # doctest: +SKIP
-'4071935'
+'651778970'
 
 Heavy modules (TensorFlow) load only when a model is first used.
 """
