@@ -172,7 +172,7 @@ def _reference_height(groups: list[Group]) -> float:
 
 
 def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
-    """Merge pieces of one digit: strongly overlapping in x, close in y, union still digit-sized."""
+    """Merge the pieces of each digit (see :func:`_same_digit`) until no pair qualifies."""
     groups: list[Group] = [(box, [i]) for i, box in components]
     ref = _reference_height(groups)
     if ref <= 0:
@@ -183,18 +183,35 @@ def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
         for a in range(len(groups)):
             for b in range(a + 1, len(groups)):
                 (ba, _), (bb, _) = groups[a], groups[b]
-                x_overlap = _overlap(ba[0], ba[0] + ba[2], bb[0], bb[0] + bb[2])
-                gap = max(ba[1], bb[1]) - min(ba[1] + ba[3], bb[1] + bb[3])
-                union = _union(ba, bb)
-                if (x_overlap >= 0.5 * min(ba[2], bb[2]) and gap <= MERGE_GAP_RATIO * ref
-                        and union[3] <= 1.5 * ref and union[2] <= 1.2 * union[3]):
-                    groups[a] = (union, groups[a][1] + groups[b][1])
+                if _same_digit(ba, bb, ref):
+                    groups[a] = (_union(ba, bb), groups[a][1] + groups[b][1])
                     del groups[b]
                     merged = True
                     break
             if merged:
                 break
     return groups
+
+
+def _same_digit(a: Box, b: Box, ref: float) -> bool:
+    """Whether two pieces are one digit, given the image's digit height ``ref``.
+
+    Two big pieces must overlap horizontally by half the narrower one. A short piece that is still a
+    stroke, not a speck, needs a quarter of its own width; at the top of the digit (a 5's detached
+    bar, the bar of a broken 7) it may even sit a little beside it. Mid-height dashes and baseline
+    dots stay separate. The union must stay digit-sized and not much wider than tall.
+    """
+    union = _union(a, b)
+    x_overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])  # negative: a gap
+    y_gap = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
+    needed, widest = 0.5 * min(a[2], b[2]), 1.2
+    fragment = a if a[3] < b[3] else b
+    if fragment[3] < 0.5 * ref and max(fragment[2], fragment[3]) >= 0.25 * ref:
+        needed = 0.25 * fragment[2]
+        if fragment[1] + fragment[3] / 2 <= union[1] + 0.4 * union[3]:
+            needed, widest = -0.15 * ref, 1.5
+    return (x_overlap >= needed and y_gap <= MERGE_GAP_RATIO * ref
+            and union[3] <= 1.5 * ref and union[2] <= widest * union[3])
 
 
 def _drop_non_digits(groups: list[Group]) -> list[Group]:

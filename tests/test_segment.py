@@ -113,3 +113,17 @@ def test_colour_and_alpha_inputs():
     page, _ = draw_number("12")
     bgr = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
     assert len(segment(bgr).boxes) == 2
+
+
+def test_bar_beside_the_top_of_a_digit_merges_but_a_mid_height_dash_does_not():
+    page = np.full((200, 400), 235, np.uint8)
+    cv2.ellipse(page, (100, 130), (30, 32), 0, -200, 140, 20, 9)  # a 5's bowl and stem
+    cv2.line(page, (72, 60), (72, 100), 20, 9)
+    cv2.line(page, (86, 55), (140, 55), 20, 9)  # its bar: detached, mostly to the right
+    cv2.line(page, (260, 120), (300, 120), 20, 9)  # a dash at mid-height next to a digit
+    cv2.line(page, (320, 70), (320, 165), 20, 9)
+    seg = segment(page)
+    assert len(seg.boxes) == 2
+    five = seg.boxes[0]
+    assert five[1] <= 52 and five[0] + five[2] >= 140  # the bar belongs to the 5
+    assert seg.boxes[1][0] >= 310  # the dash is neither merged into the 1 nor kept as a digit
