@@ -81,11 +81,16 @@ def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, 
     """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out)."""
     crops = np.zeros((len(boxes), SIDE, SIDE), np.float32)
     for n, ((x, y, w, h), ids) in enumerate(zip(boxes, members)):
-        pad = max(1, int(0.05 * h))
+        pad = max(2, int(0.06 * h))
         y0, y1 = max(0, y - pad), min(ink.shape[0], y + h + pad)
         x0, x1 = max(0, x - pad), min(ink.shape[1], x + w + pad)
-        own = np.isin(labels[y0:y1, x0:x1], ids).astype(np.uint8)
-        own = cv2.dilate(own, np.ones((3, 3), np.uint8))  # keep the anti-aliased rim
+        window = labels[y0:y1, x0:x1]
+        own = np.isin(window, ids).astype(np.uint8)
+        others = ((window > 0) & (own == 0)).astype(np.uint8)
+        # Keep the faint grey rim and stroke ends around this digit's mask, but not a neighbour's ink.
+        reach = max(3, int(0.08 * h)) | 1
+        own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+        own &= 1 - cv2.dilate(others, np.ones((3, 3), np.uint8))
         crops[n] = normalise_crop(ink[y0:y1, x0:x1] * own)
     return crops
 

@@ -14,9 +14,10 @@ from .imageio import decode_image_file, to_uint8_image
 from .normalise import crops_for_boxes
 from .paths import default_model_path
 from .result import Digit, Result
-from .segment import Segmentation, segment
+from .segment import Segmentation, close_pairs, merge_pair, segment, union_box
 
 IMAGES_PER_BATCH = 32
+MERGE_CONFIDENCE_SLACK = 0.1
 
 
 @dataclass
@@ -58,15 +59,43 @@ class DigitReader:
         """Read several decoded images with one batched classifier call for all their digits."""
         paths = paths or [f"<array {i}>" for i in range(len(images))]
         segmentations = [segment(image, self.polarity) for image in images]
-        crops = [crops_for_boxes(s.ink, s.labels, s.boxes, s.members) for s in segmentations]
+        probabilities = self._classify_all(segmentations)
+        probabilities = self._merge_broken_digits(segmentations, probabilities)
+        return [self._result(path, seg, probs, image.shape)
+                for image, path, seg, probs in zip(images, paths, segmentations, probabilities)]
+
+    def _classify(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """One batched classifier call for several images' crops; per-image probabilities back."""
         counts = [len(c) for c in crops]
-        all_crops = np.concatenate(crops) if sum(counts) else np.zeros((0, 28, 28), np.float32)
-        probabilities = self.classifier.predict_proba(all_crops) if len(all_crops) else np.zeros((0, 10))
-        results, start = [], 0
-        for image, path, seg, count in zip(images, paths, segmentations, counts):
-            results.append(self._result(path, seg, probabilities[start:start + count], image.shape))
-            start += count
-        return results
+        if not sum(counts):
+            return [np.zeros((0, 10), np.float32) for _ in crops]
+        probabilities = self.classifier.predict_proba(np.concatenate(crops))
+        return np.split(probabilities, np.cumsum(counts)[:-1])
+
+    def _classify_all(self, segmentations: list[Segmentation]) -> list[np.ndarray]:
+        return self._classify([crops_for_boxes(s.ink, s.labels, s.boxes, s.members) for s in segmentations])
+
+    def _merge_broken_digits(self, segmentations: list[Segmentation],
+                             probabilities: list[np.ndarray]) -> list[np.ndarray]:
+        """Recognition-guided merging: two close pieces become one digit when the merged crop is read
+        about as confidently as the pieces were (a broken 0 or 4 merges; '11' written close stays)."""
+        candidates = [close_pairs(seg) for seg in segmentations]
+        if not any(candidates):
+            return probabilities
+        merged_crops = [crops_for_boxes(seg.ink, seg.labels, [union_box(seg.boxes[a], seg.boxes[b]) for a, b in pairs],
+                                        [seg.members[a] + seg.members[b] for a, b in pairs])
+                        for seg, pairs in zip(segmentations, candidates)]
+        merged_probs = self._classify(merged_crops)
+        out = []
+        for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
+            probs = list(probs)
+            for (a, b), p in sorted(zip(pairs, merged), key=lambda t: -t[0][0]):  # right to left keeps indices
+                if p.max() >= min(probs[a].max(), probs[b].max()) - MERGE_CONFIDENCE_SLACK:
+                    merge_pair(seg, a, b)
+                    probs[a] = p
+                    del probs[b]
+            out.append(np.array(probs).reshape(-1, 10))
+        return out
 
     def read_paths(self, paths: Iterable[str]) -> Iterator[ReadItem]:
         """Decode and read files in batches; a bad file yields an item with its error, never stops the run."""
@@ -93,6 +122,7 @@ class DigitReader:
             yield ReadItem(path, result, image)
 
     def _result(self, path: str, seg: Segmentation, probabilities: np.ndarray, shape: tuple) -> Result:
+        """Digits in reading order with their most likely value and its probability."""
         digits = tuple(
             Digit(value=int(p.argmax()), confidence=float(p.max()), box=box, line=line)
             for box, line, p in zip(seg.boxes, seg.lines, probabilities)

@@ -153,7 +153,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
 Group = tuple[Box, list[int]]
 
 
-def _union(a: Box, b: Box) -> Box:
+def union_box(a: Box, b: Box) -> Box:
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])
     x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
     return x0, y0, x1 - x0, y1 - y0
@@ -184,7 +184,7 @@ def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
             for b in range(a + 1, len(groups)):
                 (ba, _), (bb, _) = groups[a], groups[b]
                 if _same_digit(ba, bb, ref):
-                    groups[a] = (_union(ba, bb), groups[a][1] + groups[b][1])
+                    groups[a] = (union_box(ba, bb), groups[a][1] + groups[b][1])
                     del groups[b]
                     merged = True
                     break
@@ -201,7 +201,7 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
     bar, the bar of a broken 7) it may even sit a little beside it. Mid-height dashes and baseline
     dots stay separate. The union must stay digit-sized and not much wider than tall.
     """
-    union = _union(a, b)
+    union = union_box(a, b)
     x_overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])  # negative: a gap
     y_gap = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
     needed, widest = 0.5 * min(a[2], b[2]), 1.2
@@ -237,3 +237,27 @@ def _reading_order(groups: list[Group]) -> list[list[Group]]:
             rows.append([group])
     rows.sort(key=lambda row: float(np.mean([g[0][1] + g[0][3] / 2 for g in row])))
     return rows
+
+
+def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
+    """Neighbours in a row that may be one broken digit: their gap is far below the row's usual gap
+    and together they are no wider than a digit. The classifier decides (see ``reader.py``)."""
+    pairs = []
+    ref = _reference_height([(b, []) for b in seg.boxes])
+    for line in sorted(set(seg.lines)):
+        idx = [i for i, row in enumerate(seg.lines) if row == line]
+        gaps = [seg.boxes[b][0] - (seg.boxes[a][0] + seg.boxes[a][2]) for a, b in zip(idx, idx[1:])]
+        positive = [g for g in gaps if g > 0]
+        usual = float(np.median(positive)) if len(positive) >= 2 else 0.4 * ref
+        for (a, b), gap in zip(zip(idx, idx[1:]), gaps):
+            union = union_box(seg.boxes[a], seg.boxes[b])
+            if gap <= min(0.3 * usual, 0.15 * ref) and union[2] <= 1.1 * union[3] and union[3] <= 1.5 * ref:
+                pairs.append((a, b))
+    return pairs
+
+
+def merge_pair(seg: Segmentation, a: int, b: int) -> None:
+    """Make boxes ``a`` and ``b`` (neighbours in one row) a single digit, in place."""
+    seg.boxes[a] = union_box(seg.boxes[a], seg.boxes[b])
+    seg.members[a] = seg.members[a] + seg.members[b]
+    del seg.boxes[b], seg.lines[b], seg.members[b]

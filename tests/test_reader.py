@@ -47,3 +47,40 @@ def test_annotation_draws_on_a_copy(fake_classifier):
     assert picture.shape == (*page.shape, 3)
     assert (picture != np.stack([page] * 3, axis=-1)).any()
     assert (annotate_image(page, Result("x")) == np.stack([page] * 3, axis=-1)).all()
+
+
+class ScriptedClassifier:
+    """Confidence per call: the pieces first, then (if asked) the merged candidates."""
+
+    name = "scripted"
+
+    def __init__(self, confidences):
+        self.confidences = list(confidences)
+
+    def predict_proba(self, crops):
+        conf = self.confidences.pop(0)
+        probs = np.full((len(crops), 10), (1 - conf) / 9, np.float32)
+        probs[:, 0] = conf
+        return probs
+
+
+def _broken_zero_page():
+    import cv2
+
+    page = np.full((200, 400), 235, np.uint8)
+    cv2.ellipse(page, (100, 100), (30, 45), 0, 100, 260, 20, 8)  # left arc of a 0
+    cv2.ellipse(page, (106, 100), (30, 45), 0, -75, 75, 20, 8)  # right arc, broken off
+    cv2.line(page, (260, 55), (260, 145), 20, 8)
+    cv2.line(page, (330, 55), (330, 145), 20, 8)
+    return page
+
+
+def test_close_pieces_merge_when_the_classifier_agrees():
+    result = DigitReader(ScriptedClassifier([0.95, 0.97])).read(_broken_zero_page())
+    assert len(result.digits) == 3
+    assert result.digits[0].box[2] > 50  # both arcs in one box
+
+
+def test_close_pieces_stay_apart_when_the_merged_reading_is_unsure():
+    result = DigitReader(ScriptedClassifier([0.95, 0.40])).read(_broken_zero_page())
+    assert len(result.digits) == 4

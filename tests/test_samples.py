@@ -22,7 +22,8 @@ def test_sample_reads_exactly(reader, name):
     assert result.lines == TRUTH[name]
     assert all(0.0 <= d.confidence <= 1.0 for d in result.digits)
     width, height = result.image_size
-    assert all(0 <= x and 0 <= y and x + w <= width and y + h <= height for x, y, w, h in (d.box for d in result.digits))
+    boxes = [d.box for d in result.digits]
+    assert all(0 <= x and 0 <= y and x + w <= width and y + h <= height for x, y, w, h in boxes)
 
 
 def test_every_sample_has_a_truth_entry():
