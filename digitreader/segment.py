@@ -18,6 +18,7 @@ Box = tuple[int, int, int, int]  # x, y, w, h
 MIN_INK_CONTRAST = 0.18  # flattened ink below this is paper texture, not writing
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
+LINE_LENGTH_RATIO = 0.9  # printed rules are at least this many digit heights long
 
 
 @dataclass
@@ -95,8 +96,13 @@ def remove_lines(mask: np.ndarray) -> np.ndarray:
     h, w = mask.shape
     if not mask.any():
         return mask
+    # A printed rule is long relative to the writing, not only to the page: never shorter than
+    # LINE_LENGTH_RATIO x the digit height, so a 7's or 5's bar is not taken for one.
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    digit_height = _reference_height([(tuple(stats[i, :4]), []) for i in range(1, count) if stats[i, 4] >= 4])
+    horizontal_length = max(25, w // 8, int(LINE_LENGTH_RATIO * digit_height))
     candidates = []
-    for horizontal, length in ((True, max(25, w // 8)), (False, max(25, h // 3))):
+    for horizontal, length in ((True, horizontal_length), (False, max(25, h // 3))):
         if length >= (w if horizontal else h):
             continue
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if horizontal else (1, length))

@@ -127,3 +127,13 @@ def test_bar_beside_the_top_of_a_digit_merges_but_a_mid_height_dash_does_not():
     five = seg.boxes[0]
     assert five[1] <= 52 and five[0] + five[2] >= 140  # the bar belongs to the 5
     assert seg.boxes[1][0] >= 310  # the dash is neither merged into the 1 nor kept as a digit
+
+
+def test_a_sevens_thin_bar_on_a_narrow_page_is_not_taken_for_a_printed_line():
+    page = np.full((160, 200), 235, np.uint8)
+    cv2.line(page, (70, 30), (135, 30), 20, 3)  # thin bar, longer than width / 8
+    cv2.line(page, (135, 30), (95, 130), 20, 10)  # thick stem
+    seg = segment(page)
+    assert len(seg.boxes) == 1
+    x, y, w, h = seg.boxes[0]
+    assert y <= 30 and x <= 72  # the bar is part of the digit
