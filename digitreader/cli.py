@@ -130,7 +130,7 @@ def _read_command(images: list[str], model: Path | None, fmt: str, polarity: str
             failures.append(result)
             if not several:
                 raise item.exception
-            log.error("%s: %s", path, result.error)
+            log.error("%s: %s", item.exception.name, result.error)
             continue
         if annotate is not None or show:
             picture = annotate_image(image, result)
