@@ -106,6 +106,12 @@ def assert_mnist_like(x: np.ndarray) -> None:
 # ---------------------------------------------------------------- npz
 
 
+
+def assert_splits_equal(ds, x_train, y_train, x_test, y_test):
+    """The loaded dataset holds exactly these train and test arrays."""
+    for got, expected in ((ds.x_train, x_train), (ds.y_train, y_train), (ds.x_test, x_test), (ds.y_test, y_test)):
+        np.testing.assert_array_equal(got, expected)
+
 def test_npz_round_trip_and_sha256(tmp_path):
     x_train, y_train = tagged_images(30, seed=1)
     x_test, y_test = tagged_images(12, seed=2)
@@ -115,10 +121,7 @@ def test_npz_round_trip_and_sha256(tmp_path):
     ds = load_dataset(path)
 
     assert ds.format == "npz"
-    np.testing.assert_array_equal(ds.x_train, x_train)
-    np.testing.assert_array_equal(ds.y_train, y_train)
-    np.testing.assert_array_equal(ds.x_test, x_test)
-    np.testing.assert_array_equal(ds.y_test, y_test)
+    assert_splits_equal(ds, x_train, y_train, x_test, y_test)
     assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.uint8
     assert ds.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert "30 train / 12 test" in ds.summary()
@@ -179,10 +182,7 @@ def test_idx_folder(tmp_path, gzipped):
     ds = load_dataset(folder)
 
     assert ds.format == "idx"
-    np.testing.assert_array_equal(ds.x_train, x_train)
-    np.testing.assert_array_equal(ds.y_train, y_train)
-    np.testing.assert_array_equal(ds.x_test, x_test)
-    np.testing.assert_array_equal(ds.y_test, y_test)
+    assert_splits_equal(ds, x_train, y_train, x_test, y_test)
     assert len(ds.sha256) == 64
 
 
@@ -295,10 +295,7 @@ def test_csv_folder_with_train_and_test_files(tmp_path):
     ds = load_dataset(folder)
 
     assert ds.format == "csv"
-    np.testing.assert_array_equal(ds.x_train, x_train)
-    np.testing.assert_array_equal(ds.y_train, y_train)
-    np.testing.assert_array_equal(ds.x_test, x_test)
-    np.testing.assert_array_equal(ds.y_test, y_test)
+    assert_splits_equal(ds, x_train, y_train, x_test, y_test)
 
 
 @pytest.mark.parametrize("columns", [784, 786])
