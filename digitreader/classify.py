@@ -46,7 +46,7 @@ class KerasClassifier:
         return np.concatenate(parts).astype(np.float32)
 
 
-def load_classifier(path: str | Path) -> KerasClassifier:
+def load_classifier(path: str | Path, cache_dir: str | Path | None = None) -> KerasClassifier:
     """Load and validate a ``.keras`` model (Keras safe mode: no code from the file runs)."""
     path = Path(path)
     if not path.exists():

@@ -1,58 +1,22 @@
-"""The command line: a thin click layer over the library API. The only module that parses arguments."""
+"""The command line: a thin click layer over the library API. Only the cli*.py modules parse arguments."""
 
 from __future__ import annotations
 
 import logging
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
+from .cli_batch import batch_cmd
+from .cli_common import configure_logging, reading_options, update_verbosity, verbosity_options
+from .cli_webcam import webcam_cmd
 from .errors import EXIT_CODE_TABLE, DigitReaderError, ExitCode, OutputError
 
 log = logging.getLogger("digitreader")
-FORMATS = ("text", "json", "csv")
-POLARITIES = ("auto", "dark", "light")
-
-
-def _configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
-    root = logging.getLogger("digitreader")
-    root.handlers[:] = []
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s" if level >= logging.INFO else "%(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(level)
-    root.propagate = False
-
-
-def verbosity_options(func: Callable) -> Callable:
-    func = click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")(func)
-    return click.option("-v", "--verbose", count=True, help="More detail on stderr (tracebacks too).")(func)
-
-
-def reading_options(func: Callable) -> Callable:
-    """Options shared by the top-level ``digitreader -i IMAGE`` form and ``digitreader read``."""
-    options = [
-        click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="A .keras model. Default: the shipped CNN (output/mnist_cnn.keras)."),
-        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-                     help="text: one line per row; json: one object per image (JSON Lines); csv: a row per digit."),
-        click.option("--polarity", type=click.Choice(POLARITIES), default="auto", show_default=True,
-                     help="Ink polarity: dark ink on light paper, light on dark, or detect."),
-        click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
-                     metavar="P", help="Show digits whose confidence is below P as '?'."),
-        click.option("-o", "--annotate", type=click.Path(path_type=Path), default=None, metavar="PATH",
-                     help="Write the image with labelled boxes to PATH (a folder when reading several images)."),
-        click.option("--show", is_flag=True, help="Show the annotated image in a window; any key closes it."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 class DefaultGroup(click.Group):
@@ -80,7 +44,7 @@ def main_group(ctx: click.Context, images: tuple[str, ...], verbose: int, quiet:
     """
     ctx.ensure_object(dict)
     ctx.obj.update(verbose=verbose, quiet=quiet)
-    _configure_logging(verbose, quiet)
+    configure_logging(verbose, quiet)
     if ctx.invoked_subcommand is not None:
         if images:
             raise click.UsageError("-i/--image cannot be combined with a subcommand")
@@ -98,24 +62,18 @@ def main_group(ctx: click.Context, images: tuple[str, ...], verbose: int, quiet:
 @click.pass_context
 def read_cmd(ctx: click.Context, images: tuple[str, ...], verbose: int, quiet: bool, **options: Any) -> None:
     """Read one or more images in one process ('-' reads stdin)."""
-    _update_verbosity(ctx, verbose, quiet)
+    update_verbosity(ctx, verbose, quiet)
     ctx.exit(_read_command(list(images), **options))
 
 
-def _update_verbosity(ctx: click.Context, verbose: int, quiet: bool) -> None:
-    if verbose or quiet:
-        ctx.obj.update(verbose=verbose or ctx.obj.get("verbose", 0), quiet=quiet)
-        _configure_logging(ctx.obj["verbose"], quiet)
-
-
-def _read_command(images: list[str], model: Path | None, fmt: str, polarity: str, min_confidence: float,
-                  annotate: Path | None, show: bool) -> int:
+def _read_command(images: list[str], model: Path | None, cache_dir: Path | None, fmt: str, polarity: str,
+                  min_confidence: float, annotate: Path | None, show: bool) -> int:
     from .draw import annotate_image
     from .imageio import write_image
     from .reader import DigitReader
     from .result import to_csv, to_json_lines, to_text
 
-    reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence)
+    reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir)
     several = len(images) > 1
     if several and annotate is not None:
         try:
@@ -182,7 +140,7 @@ def _stem_for(path: str, index: int) -> str:
 @click.pass_context
 def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> None:
     """Train an MLP or CNN and write MODEL, MODEL's .meta.json and report PNGs."""
-    _update_verbosity(ctx, verbose, quiet)
+    update_verbosity(ctx, verbose, quiet)
     from .train import TrainConfig, train
 
     config = TrainConfig(
@@ -207,7 +165,7 @@ def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> 
 @click.pass_context
 def evaluate_cmd(ctx: click.Context, model: Path | None, data: Path, fmt: str, verbose: int, quiet: bool) -> None:
     """Accuracy, per-class precision/recall and confusion matrix on the test split of DATA."""
-    _update_verbosity(ctx, verbose, quiet)
+    update_verbosity(ctx, verbose, quiet)
     import json
 
     from .classify import load_classifier
@@ -225,18 +183,8 @@ def evaluate_cmd(ctx: click.Context, model: Path | None, data: Path, fmt: str, v
         click.echo(format_metrics(metrics, str(model), dataset.summary()))
 
 
-@main_group.command("batch", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def batch_cmd(args: tuple[str, ...]) -> None:
-    """(Reserved) Resumable parallel reading of folders of scans; not in this version."""
-    raise click.UsageError("'batch' is not available in this version yet; use 'digitreader read IMAGE...'")
-
-
-@main_group.command("webcam", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def webcam_cmd(args: tuple[str, ...]) -> None:
-    """(Reserved) Live camera and video reading; not in this version."""
-    raise click.UsageError("'webcam' is not available in this version yet")
+main_group.add_command(batch_cmd)
+main_group.add_command(webcam_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

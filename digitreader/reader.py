@@ -38,9 +38,9 @@ class DigitReader:
     """
 
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
-                 min_confidence: float = 0.0) -> None:
+                 min_confidence: float = 0.0, cache_dir: str | Path | None = None) -> None:
         if model is None or isinstance(model, (str, Path)):
-            self.classifier: Classifier = load_classifier(model or default_model_path())
+            self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir)
         else:
             self.classifier = model
         if polarity not in ("auto", "dark", "light"):
