@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     DISPLAY = 8  # --show requested but no display / GUI available
     DEPENDENCY = 9  # an optional dependency needed for this request is not installed
     PARTIAL = 10  # several inputs: at least one failed, the others were read
+    CAMERA = 11  # camera or video source cannot be opened, stalled or dropped
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -65,6 +66,10 @@ class DependencyError(DigitReaderError):
     exit_code = ExitCode.DEPENDENCY
 
 
+class CameraError(DigitReaderError):
+    exit_code = ExitCode.CAMERA
+
+
 # (code, meaning) rows for the README and `digitreader --help-exit-codes`.
 EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (ExitCode.OK, "OK", "success (also: an image with no digits)"),
@@ -78,5 +83,6 @@ EXIT_CODE_TABLE: list[tuple[int, str, str]] = [
     (ExitCode.DISPLAY, "DISPLAY", "--show needs a display and OpenCV's GUI support"),
     (ExitCode.DEPENDENCY, "DEPENDENCY", "an optional dependency for this request is not installed"),
     (ExitCode.PARTIAL, "PARTIAL", "several images: at least one failed (its record has an error), the rest were read"),
+    (ExitCode.CAMERA, "CAMERA", "webcam: the camera or video source cannot be opened, stalled or dropped"),
     (ExitCode.INTERRUPTED, "INTERRUPTED", "interrupted by Ctrl-C"),
 ]
