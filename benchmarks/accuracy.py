@@ -6,6 +6,9 @@ Per category: whole-number accuracy (every row exactly right), digit accuracy (1
 true digits, per row), box F1 (a predicted digit matches a true one when IoU >= 0.5 and the value is
 right; greedy one-to-one by IoU), mean IoU (best IoU of each true box), and read latency per image
 (decoded image in, Result out; median and p95). Also the MNIST test accuracy of each shipped model.
+
+``--charset decimal`` reads with separators and compares each row with the truth's ``text_lines``
+(digits plus the ``.`` ``,`` ``-`` written on the page); ``digits`` (default) compares ``lines``.
 """
 
 from __future__ import annotations
@@ -45,9 +48,9 @@ def edit_distance(a: str, b: str) -> int:
     return row[-1]
 
 
-def score_image(truth: dict, lines: list[str], digits: list[tuple[int, tuple]]) -> dict:
+def score_image(truth: dict, lines: list[str], digits: list[tuple[int, tuple]], charset: str = "digits") -> dict:
     """Counts for one image; ``digits`` is [(value, box)] as predicted."""
-    true_lines = truth["lines"]
+    true_lines = truth.get("text_lines", truth["lines"]) if charset == "decimal" else truth["lines"]
     distance = sum(edit_distance(t, p) for t, p in zip(true_lines, lines))
     distance += sum(len(t) for t in true_lines[len(lines):]) + sum(len(p) for p in lines[len(true_lines):])
     true_boxes = [(d["value"], d["box"]) for d in truth["digits"]]
@@ -101,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N images per category")
     parser.add_argument("--json", type=Path, default=None, help="write all numbers here")
     parser.add_argument("--failures", type=Path, default=None, help="write wrongly read images here")
+    parser.add_argument("--charset", choices=("digits", "decimal"), default="digits",
+                        help="decimal: read and score separators too (truth text_lines)")
+    parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST test accuracy of the models")
+    parser.add_argument("--categories", type=synth.parse_categories, default=None, help="score only these")
     args = parser.parse_args(argv)
 
     truth_file = args.data / "truth.jsonl"
@@ -109,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     from digitreader import DigitReader
     from digitreader.imageio import decode_image_file
 
-    reader = DigitReader(args.model)
+    reader = DigitReader(args.model, charset=args.charset) if args.charset != "digits" else DigitReader(args.model)
     reader.read(np.full((50, 50), 255, np.uint8))  # warm-up: first call builds the graph
     per_category, latencies, seen = defaultdict(list), defaultdict(list), defaultdict(int)
     for line in truth_file.read_text().splitlines():
         truth = json.loads(line)
         category = truth["category"]
+        if args.categories and category not in args.categories:
+            continue
         if args.limit and seen[category] >= args.limit:
             continue
         seen[category] += 1
@@ -122,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         result = reader.read(image, path=truth["file"])
         latencies[category].append(time.perf_counter() - started)
-        row = score_image(truth, result.lines, [(d.value, d.box) for d in result.digits])
+        row = score_image(truth, result.lines, [(d.value, d.box) for d in result.digits], args.charset)
         per_category[category].append(row)
         if args.failures and not row["correct"]:
             args.failures.mkdir(parents=True, exist_ok=True)
@@ -130,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
 
             name = truth["file"].replace("/", "_")
             cv2.imwrite(str(args.failures / name), annotate_image(image, result))
-            print(f"{truth['file']}: true {truth['lines']} read {result.lines}", file=sys.stderr)
+            true_lines = truth.get("text_lines", truth["lines"]) if args.charset == "decimal" else truth["lines"]
+            print(f"{truth['file']}: true {true_lines} read {result.lines}", file=sys.stderr)
 
     report = {c: summarise(rows, latencies[c]) for c, rows in per_category.items()}
     report["overall"] = summarise([r for rows in per_category.values() for r in rows],
                                   [t for ts in latencies.values() for t in ts])
     shipped = ("mnist_mlp.keras", "mnist_cnn.keras")
-    mnist = {name: mnist_accuracy(REPO / "output" / name, args.mnist) for name in shipped}
-    print(f"model: {args.model.name}\n")
+    mnist = {} if args.no_mnist else {name: mnist_accuracy(REPO / "output" / name, args.mnist) for name in shipped}
+    print(f"model: {args.model.name}, charset: {args.charset}\n")
     print("| category | images | whole-number acc | digit acc | box F1 | mean IoU | median ms | p95 ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for category, s in report.items():
@@ -148,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, acc in mnist.items():
         print(f"| {name} | {'n/a' if acc is None else f'{acc * 100:.2f} %'} |")
     if args.json:
-        args.json.write_text(json.dumps({"model": str(args.model), "categories": report, "mnist": mnist}, indent=2))
+        record = {"model": str(args.model), "charset": args.charset, "categories": report, "mnist": mnist}
+        args.json.write_text(json.dumps(record, indent=2))
     return 0
 
 

@@ -1,8 +1,15 @@
 """Synthetic multi-digit test images with exact ground truth, built from MNIST test digits.
 
-Only the MNIST *test* split is used. Every digit is cropped to its ink, scaled, laid out in
+Only the MNIST *test* split is used. Every digit is cropped to its ink, scaled, slanted, laid out in
 rows and alpha-composited onto paper; any page transform is applied to the digit masks too,
 so each digit's box is the tight box of its own visible ink in the final image.
+
+The pages are hard in the ways real scans are (issue 3): handwriting slant, page skew, uneven baselines,
+2-4 digits whose inks overlap, digits broken into pieces, textured / security-pattern paper and uneven
+light, ruled lines and box borders crossing the digits, blur and JPEG, and (category ``amounts``)
+separators ``.`` ``,`` and trailing dashes inside amounts. Truth per page: ``lines`` (digits only),
+``text_lines`` (the decimal text, separators included), ``digits`` (value, box, line) and ``marks``
+(char, box, line).
 
     python benchmarks/synth.py --out data/synth --per-category 150 --seed 0
 """
@@ -20,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-CATEGORIES = ("clean", "noisy", "touching", "rows", "inverted", "form")
+CATEGORIES = ("clean", "noisy", "touching", "rows", "inverted", "form", "amounts")
 INK_THRESHOLD = 0.1  # alpha above which a pixel is counted as a digit's visible ink
 TOUCH_THRESHOLD = 0.5  # alpha at which the inks of touching digits must already connect
 Box = tuple[int, int, int, int]
@@ -67,7 +74,7 @@ def require_mnist(path: Path | None) -> DigitSource:
 
 @dataclass
 class Glyph:
-    """One rendered digit: an alpha patch placed at (x, y) on a given text line."""
+    """One rendered digit (or a separator mark, ``char`` set): an alpha patch at (x, y) on a text line."""
 
     value: int
     mnist_index: int
@@ -75,6 +82,8 @@ class Glyph:
     x: int = 0
     y: int = 0
     line: int = 0
+    char: str | None = None  # ".", "," or "-" for a mark; None for a digit
+    rise: float = 0.0  # a mark's bottom sits this many digit heights above the baseline (negative: below)
 
     @property
     def width(self) -> int:
@@ -107,19 +116,141 @@ def render_digit(digit: np.ndarray, height: int) -> np.ndarray:
     return alpha[by : by + bh, bx : bx + bw]
 
 
+def shear(alpha: np.ndarray, degrees: float) -> np.ndarray:
+    """Slant a glyph: the top moves right by height x tan(degrees) (negative: left), bottom fixed."""
+    if abs(degrees) < 0.5:
+        return alpha
+    h, w = alpha.shape
+    k = math.tan(math.radians(degrees))
+    extra = int(math.ceil(abs(k) * h)) + 2
+    # x' = x + k * (h - 1 - y) + offset: the bottom row stays, the top row moves by k * (h - 1)
+    offset = 1.0 if k > 0 else 1.0 - k * (h - 1)
+    matrix = np.array([[1, -k, k * (h - 1) + offset], [0, 1, 0]], np.float32)
+    out = cv2.warpAffine(alpha, matrix, (w + extra, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    box = ink_bbox(out > 0.02)
+    return out if box is None else out[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
+
+
+def break_stroke(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Erase a thin band across a digit (a pen lifted or a faint scan), which may leave it in pieces."""
+    h, w = alpha.shape
+    out = alpha.copy()
+    gap = max(1, round(h * rng.uniform(0.03, 0.07)))
+    if rng.random() < 0.6:  # horizontal gap: a 5's bar floats free, a 4 opens
+        y = int(rng.integers(round(0.15 * h), round(0.6 * h)))
+        out[y : y + gap] = 0
+    else:
+        x = int(rng.integers(round(0.25 * w), max(round(0.25 * w) + 1, round(0.75 * w))))
+        out[:, x : x + gap] = 0
+    return out if ink_bbox(out > INK_THRESHOLD) is not None else alpha
+
+
 def make_glyphs(
     source: DigitSource,
     indices: Sequence[int],
     height: int,
     rng: np.random.Generator,
     jitter: float = 0.08,
+    slant: float = 0.0,
+    broken: float = 0.0,
 ) -> list[Glyph]:
-    """Render the given MNIST test digits at `height` px with a per-digit size jitter."""
+    """Render the given MNIST test digits at `height` px with a per-digit size jitter.
+
+    ``slant``: the page's handwriting slant in degrees (each digit varies by +-4 degrees around it);
+    ``broken``: probability that a digit gets a gap across it.
+    """
     glyphs = []
     for index in indices:
         size = max(8, round(height * (1 + rng.uniform(-jitter, jitter))))
         alpha = render_digit(source.images[index], size)
+        if slant:
+            alpha = shear(alpha, slant + rng.uniform(-4, 4))
+        if broken and rng.random() < broken:
+            alpha = break_stroke(alpha, rng)
         glyphs.append(Glyph(int(source.labels[index]), int(index), alpha))
+    return glyphs
+
+
+def page_slant(rng: np.random.Generator, chance: float = 0.7, most: float = 20.0) -> float:
+    """A page's handwriting slant in degrees (0 with probability 1 - chance)."""
+    return float(rng.uniform(-0.4 * most, most)) if rng.random() < chance else 0.0
+
+
+# --- separators ---------------------------------------------------------------------------
+
+
+def pen_path(points: np.ndarray, width: float, pad: int) -> np.ndarray:
+    """Alpha patch of a pen stroke through ``points`` (float x, y), drawn 4x oversampled then reduced."""
+    s = 4
+    pts = np.asarray(points, np.float64)
+    size = np.ceil(pts.max(axis=0) + pad * 2).astype(int)
+    big = np.zeros((size[1] * s, size[0] * s), np.uint8)
+    poly = np.round((pts + pad) * s).astype(np.int32).reshape(-1, 1, 2)
+    thick = max(1, round(width * s))
+    cv2.polylines(big, [poly], False, 255, thick, cv2.LINE_AA)
+    if len(pts) == 1:
+        cv2.circle(big, tuple(int(v) for v in poly[0, 0]), thick // 2, 255, -1, cv2.LINE_AA)
+    alpha = cv2.resize(big, (size[0], size[1]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    box = ink_bbox(alpha > 0.02)
+    return alpha[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
+
+
+def make_mark(char: str, height: int, stroke: float, rng: np.random.Generator) -> Glyph:
+    """A hand-written separator: a dot, a comma (dot with a tail below the baseline) or a dash."""
+    if char == ".":
+        r = stroke * rng.uniform(0.6, 1.1)
+        angle = np.linspace(0, 2 * math.pi, 12)
+        points = np.stack([r * (1 + np.cos(angle)) * rng.uniform(0.8, 1.2), r * (1 + np.sin(angle))], axis=1)
+        alpha, rise = pen_path(points, stroke, 2), rng.uniform(-0.02, 0.04)
+    elif char == ",":
+        r = stroke * rng.uniform(0.5, 0.9)
+        tail = height * rng.uniform(0.12, 0.22)
+        points = np.array([[r, 0], [r * 1.6, r], [r * 1.4, r + tail * 0.5], [0, r + tail]])
+        alpha, rise = pen_path(points, stroke * 1.2, 2), -rng.uniform(0.08, 0.16)
+    else:
+        length = height * rng.uniform(0.3, 0.6)
+        tilt = length * math.tan(math.radians(rng.uniform(-8, 8)))
+        bend = stroke * rng.uniform(-0.6, 0.6)
+        points = np.array([[0, max(0.0, tilt)], [length / 2, max(0.0, tilt) / 2 + bend + abs(bend)],
+                           [length, max(0.0, -tilt)]])
+        alpha, rise = pen_path(points, stroke, 2), rng.uniform(0.3, 0.5)
+    return Glyph(-1, -1, alpha, char=char, rise=float(rise))
+
+
+def amount_text(rng: np.random.Generator) -> str:
+    """An amount as written on a cheque: "1,250.00", "1.250,-", "350.00--", "12 500", "7,5"..."""
+    whole = str(int(rng.integers(1, 10))) + "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(0, 6))))
+    if len(whole) > 2 and rng.random() < 0.4:
+        whole = whole[:-2] + "00"  # round amounts: zeros written in one run
+    decimal = "." if rng.random() < 0.5 else ","
+    thousands = {".": ",", ",": "."}[decimal] if len(whole) > 3 and rng.random() < 0.5 else ""
+    head, parts = whole, []
+    while len(head) > 3 and thousands:
+        parts.insert(0, head[-3:])
+        head = head[:-3]
+    text = thousands.join([head, *parts])
+    cents = "".join(str(int(d)) for d in rng.integers(0, 10, 2)) if rng.random() < 0.6 else "00"
+    ending = rng.choice(["cents", "cents", "dash", "none"])
+    if ending == "cents":
+        text += decimal + cents
+    elif ending == "dash":
+        text += decimal + "-" if rng.random() < 0.5 else "-"
+    if rng.random() < 0.3:
+        text += "-"  # a trailing dash against later additions
+    return text
+
+
+def amount_glyphs(source: DigitSource, text: str, height: int, rng: np.random.Generator, slant: float) -> list[Glyph]:
+    """Glyphs for an amount text: MNIST digits of the right values, hand-drawn separators."""
+    by_value = [source.pool[source.labels[source.pool] == v] for v in range(10)]
+    stroke = height * rng.uniform(0.07, 0.12)
+    glyphs = []
+    for char in text:
+        if char.isdigit():
+            index = int(rng.choice(by_value[int(char)]))
+            glyphs.extend(make_glyphs(source, [index], height, rng, slant=slant))
+        else:
+            glyphs.append(make_mark(char, height, stroke, rng))
     return glyphs
 
 
@@ -162,6 +293,8 @@ def place_row(
     """
     for i, glyph in enumerate(glyphs):
         glyph.y = -glyph.height + round(rng.uniform(-1, 1) * baseline_jitter * height)
+        if glyph.char is not None:
+            glyph.y = -glyph.height - round(glyph.rise * height) + round(rng.uniform(-0.03, 0.03) * height)
         if i == 0:
             glyph.x = 0
         elif touching is not None and touching[i]:
@@ -216,12 +349,15 @@ def layout_rows(
     counts: Sequence[int],
     max_slope: float = 0.0,
     gaps: tuple[float, float] = (0.15, 0.6),
+    slant: float = 0.0,
+    broken: float = 0.0,
+    baseline_jitter: float = 0.05,
 ) -> list[Glyph]:
-    """Draw digits and lay them out as rows of the given lengths (with optional slope)."""
+    """Draw digits and lay them out as rows of the given lengths (with optional slope and slant)."""
     rows = []
     for count in counts:
-        row = make_glyphs(source, source.draw(rng, count), height, rng)
-        place_row(row, rng, height, gaps=gaps)
+        row = make_glyphs(source, source.draw(rng, count), height, rng, slant=slant, broken=broken)
+        place_row(row, rng, height, gaps=gaps, baseline_jitter=baseline_jitter)
         if max_slope:
             apply_slope(row, rng.uniform(-max_slope, max_slope))
         rows.append(row)
@@ -320,6 +456,53 @@ def illumination(
     return field.astype(np.float32)
 
 
+def security_pattern(shape: tuple[int, int], rng: np.random.Generator, scale: float) -> np.ndarray:
+    """Alpha in [0, 1] of a printed background: guilloche waves, hatching, a halftone screen or paper fibres.
+
+    ``scale`` is the digit height; line spacings are drawn relative to it (finer than the writing).
+    """
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    kind = int(rng.integers(4))
+    if kind == 0:  # guilloche: several families of thin wavy lines
+        out = np.zeros(shape, np.float32)
+        for _ in range(int(rng.integers(2, 4))):
+            period = scale * rng.uniform(0.12, 0.3)
+            amp, freq, phase = scale * rng.uniform(0.1, 0.5), rng.uniform(0.02, 0.08), rng.uniform(0, 6.3)
+            angle = rng.uniform(0, math.pi)
+            u = xs * math.cos(angle) + ys * math.sin(angle)
+            v = -xs * math.sin(angle) + ys * math.cos(angle)
+            wave = np.cos(2 * math.pi * (v + amp * np.sin(freq * u + phase)) / period)
+            out = np.maximum(out, np.clip((wave - 0.75) / 0.25, 0, 1))
+    elif kind == 1:  # hatching: straight thin lines, one or two directions
+        out = np.zeros(shape, np.float32)
+        for _ in range(int(rng.integers(1, 3))):
+            period, angle = scale * rng.uniform(0.1, 0.25), rng.uniform(0, math.pi)
+            u = xs * math.cos(angle) + ys * math.sin(angle)
+            out = np.maximum(out, np.clip((np.cos(2 * math.pi * u / period) - 0.8) / 0.2, 0, 1))
+    elif kind == 2:  # halftone dots
+        period, angle = scale * rng.uniform(0.08, 0.16), rng.uniform(0, math.pi / 2)
+        u = xs * math.cos(angle) + ys * math.sin(angle)
+        v = -xs * math.sin(angle) + ys * math.cos(angle)
+        dots = np.cos(2 * math.pi * u / period) * np.cos(2 * math.pi * v / period)
+        out = np.clip((dots - 0.5) / 0.5, 0, 1)
+    else:  # recycled-paper fibres and blotches: smoothed noise at two scales
+        fine = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), 1.0)
+        coarse = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), scale * 0.3)
+        out = np.clip(fine / (fine.std() + 1e-6) * 0.25 + coarse / (coarse.std() + 1e-6) * 0.35, 0, 1)
+    return out.astype(np.float32)
+
+
+def shadow(shape: tuple[int, int], rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Multiplicative lighting with a soft-edged shadow (a hand or a fold) across part of the page."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    u = (xs - w * rng.uniform(0.2, 0.8)) * math.cos(angle) + (ys - h * rng.uniform(0.2, 0.8)) * math.sin(angle)
+    edge = 1 / (1 + np.exp(-u / (0.05 * max(h, w) + 1)))
+    return (1.0 - strength * edge).astype(np.float32)
+
+
 def apply_light(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     """Multiply a grey or BGR image by a lighting field."""
     return image * (field[..., None] if image.ndim == 3 else field)
@@ -373,7 +556,7 @@ def dark_on_light(rng: np.random.Generator) -> tuple[float, float]:
 
 
 def make_clean(rng: np.random.Generator, source: DigitSource) -> Page:
-    """One row of 3-10 digits on clean paper."""
+    """One row of 3-10 well separated, upright digits on clean paper (the easy baseline)."""
     height = digit_height(rng)
     glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))])
     shape = frame(glyphs, *margins(rng, height))
@@ -382,20 +565,39 @@ def make_clean(rng: np.random.Generator, source: DigitSource) -> Page:
     return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
 
 
+def scan(image: np.ndarray, rng: np.random.Generator, blur: tuple[float, float], noise: tuple[float, float],
+         quality: tuple[int, int]) -> np.ndarray:
+    """Scanner / phone degradations: blur, sensor noise, specks, JPEG."""
+    image = gaussian_blur(image, rng.uniform(*blur))
+    image = gaussian_noise(image, rng, rng.uniform(*noise))
+    image = salt_and_pepper(image, rng, rng.uniform(0.0005, 0.003))
+    return jpeg_roundtrip(to_uint8(image), int(rng.integers(*quality)))
+
+
+def paper_layers(shape: tuple[int, int], rng: np.random.Generator, height: int, paper: float, ink: float,
+                 chance: float) -> list[tuple[np.ndarray, Colour]]:
+    """With probability ``chance``, a printed background pattern between paper and ink contrast."""
+    if rng.random() >= chance:
+        return []
+    strength = rng.uniform(0.15, 0.4)  # at most 40 % of the way from paper to ink
+    return [(security_pattern(shape, rng, height) * strength, ink + rng.uniform(0, 40))]
+
+
 def make_noisy(rng: np.random.Generator, source: DigitSource) -> Page:
-    """One row as a noisy scan: skew, uneven light, blur, noise, specks, JPEG."""
+    """One row as a bad scan: slant, broken strokes, skew, textured paper, uneven light or shadow,
+    blur, noise, specks, JPEG."""
     height = digit_height(rng)
-    glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))])
+    glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))], slant=page_slant(rng, 0.5),
+                         broken=0.1, baseline_jitter=0.08)
     flat = frame(glyphs, *margins(rng, height))
-    matrix, shape = rotation(flat, rng.uniform(-4, 4))
+    matrix, shape = rotation(flat, rng.uniform(-6, 6))
     alpha = warp_layer(alpha_canvas(glyphs, flat), matrix, shape)
     paper, ink = dark_on_light(rng)
-    image = composite(shape, paper, [(alpha, ink)])
-    image = apply_light(image, illumination(shape, rng, rng.uniform(0.05, 0.2)))
-    image = gaussian_blur(image, rng.uniform(0.4, 1.1))
-    image = gaussian_noise(image, rng, rng.uniform(3, 10))
-    image = salt_and_pepper(image, rng, rng.uniform(0.0005, 0.003))
-    image = jpeg_roundtrip(to_uint8(image), int(rng.integers(30, 71)))
+    image = composite(shape, paper, [*paper_layers(shape, rng, height, paper, ink, 0.5), (alpha, ink)])
+    image = apply_light(image, illumination(shape, rng, rng.uniform(0.05, 0.35), rng.uniform(0, 0.3)))
+    if rng.random() < 0.3:
+        image = apply_light(image, shadow(shape, rng, rng.uniform(0.2, 0.45)))
+    image = scan(image, rng, (0.4, 1.3), (3, 10), (25, 71))
     return image, glyphs, glyph_boxes(glyphs, shape, matrix)
 
 
@@ -415,22 +617,25 @@ def touching_flags(rng: np.random.Generator, count: int) -> list[bool]:
 
 
 def make_touching(rng: np.random.Generator, source: DigitSource) -> Page:
-    """One row of 3-8 digits where groups of 2-4 neighbours touch or overlap."""
+    """One row of 3-8 digits where groups of 2-4 neighbours touch, their boxes overlapping by up to
+    35 % of the narrower digit; some pages slanted, mildly blurred."""
     height = digit_height(rng)
     count = int(rng.integers(3, 9))
-    glyphs = make_glyphs(source, source.draw(rng, count), height, rng)
-    place_row(glyphs, rng, height, touching=touching_flags(rng, count))
+    glyphs = make_glyphs(source, source.draw(rng, count), height, rng, slant=page_slant(rng, 0.4, 15.0))
+    place_row(glyphs, rng, height, touching=touching_flags(rng, count), max_overlap=0.35)
     shape = frame(glyphs, *margins(rng, height))
     paper, ink = dark_on_light(rng)
     image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
+    image = gaussian_blur(image, rng.uniform(0.1, 0.8))
     return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
 
 
 def make_rows(rng: np.random.Generator, source: DigitSource) -> Page:
-    """2-4 rows of 3-8 digits with row offsets and a slight baseline slope."""
+    """2-4 rows of 3-8 digits: row offsets, sloped rows (up to 5 degrees), uneven baselines, slant."""
     height = int(rng.integers(40, 81))
     counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(2, 5)))]
-    glyphs = layout_rows(source, rng, height, counts, max_slope=3.0)
+    glyphs = layout_rows(source, rng, height, counts, max_slope=5.0, slant=page_slant(rng, 0.5),
+                         baseline_jitter=0.1)
     shape = frame(glyphs, *margins(rng, height))
     paper, ink = dark_on_light(rng)
     image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
@@ -438,13 +643,14 @@ def make_rows(rng: np.random.Generator, source: DigitSource) -> Page:
 
 
 def make_inverted(rng: np.random.Generator, source: DigitSource) -> Page:
-    """Chalkboard look: light digits on a dark board, one or two rows, light noise."""
+    """Chalkboard look: light digits on a dark, unevenly lit board, one or two rows, light noise."""
     height = digit_height(rng)
     counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(1, 3)))]
-    glyphs = layout_rows(source, rng, height, counts, max_slope=2.0)
+    glyphs = layout_rows(source, rng, height, counts, max_slope=3.0, slant=page_slant(rng, 0.3))
     shape = frame(glyphs, *margins(rng, height))
     board, chalk = rng.uniform(20, 60), rng.uniform(200, 255)
     image = composite(shape, board, [(alpha_canvas(glyphs, shape), chalk)])
+    image = apply_light(image, illumination(shape, rng, rng.uniform(0.0, 0.3)))
     image = gaussian_blur(image, rng.uniform(0.3, 0.8))
     image = gaussian_noise(image, rng, rng.uniform(2, 5))
     return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
@@ -533,12 +739,12 @@ def form_page(
     return shape, draw_form(shape, field, rule_y if ruled else None)
 
 
-def make_form(rng: np.random.Generator, source: DigitSource) -> Page:
-    """Digits written into printed boxes or a comb field, sometimes crossing a border."""
+def make_boxes(rng: np.random.Generator, source: DigitSource) -> Page:
+    """Digits written into printed boxes or a comb field, a third of them crossing a border."""
     height = digit_height(rng)
     count = int(rng.integers(3, 9))
-    cell_h = round(height * rng.uniform(1.2, 1.45))
-    cell_w = round(cell_h * rng.uniform(0.75, 0.95))
+    cell_h = round(height * rng.uniform(1.15, 1.45))
+    cell_w = round(cell_h * rng.uniform(0.7, 0.95))
     comb = bool(rng.random() < 0.5)
     mx, my = margins(rng, height)
     field = FormField(
@@ -552,14 +758,76 @@ def make_form(rng: np.random.Generator, source: DigitSource) -> Page:
         tick=float(rng.choice([1.0, rng.uniform(0.3, 0.6)])),
         thickness=int(rng.integers(1, 4)),
     )
-    glyphs = make_glyphs(source, source.draw(rng, count), height, rng)
+    glyphs = make_glyphs(source, source.draw(rng, count), height, rng, slant=page_slant(rng, 0.3, 12.0))
     glyphs = [fit_to_cell(g, round(0.92 * cell_w), round(0.92 * cell_h)) for g in glyphs]
-    place_in_cells(glyphs, field, rng, sloppy=0.2)
+    place_in_cells(glyphs, field, rng, sloppy=0.35)
     shape, printed = form_page(glyphs, field, rng, ruled=bool(rng.random() < 0.5))
     paper, ink = dark_on_light(rng)
     layers = [(printed, rng.uniform(20, 90)), (alpha_canvas(glyphs, shape), ink)]
     image = composite(shape, paper, layers)
+    if rng.random() < 0.5:
+        image = scan(image, rng, (0.3, 0.9), (2, 6), (40, 91))
     return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def make_ruled(rng: np.random.Generator, source: DigitSource) -> Page:
+    """Digits written on ruled lines (a ledger or a notebook): each row sits on a printed rule that
+    crosses the bottoms of its digits; a margin rule may cross the row too."""
+    height = digit_height(rng)
+    counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(1, 3)))]
+    glyphs = layout_rows(source, rng, height, counts, max_slope=1.5, slant=page_slant(rng, 0.4, 12.0))
+    shape = frame(glyphs, *margins(rng, height))
+    thickness = int(rng.integers(1, 4))
+    printed = np.zeros(shape, np.uint8)
+    for line in range(max(g.line for g in glyphs) + 1):
+        row = [g for g in glyphs if g.line == line]
+        base = int(np.median([g.y + g.height for g in row]) - rng.uniform(0.0, 0.15) * height)
+        cv2.line(printed, (0, base), (shape[1], base), 255, thickness, cv2.LINE_AA)
+        if rng.random() < 0.3:  # a second rule through the tops of the digits (ruled cheque lines)
+            top = int(base - height * rng.uniform(0.85, 1.05))
+            cv2.line(printed, (0, top), (shape[1], top), 255, max(1, thickness - 1), cv2.LINE_AA)
+    if rng.random() < 0.3:
+        x = int(rng.uniform(0.2, 0.8) * shape[1])
+        cv2.line(printed, (x, 0), (x, shape[0]), 255, thickness, cv2.LINE_AA)
+    paper, ink = dark_on_light(rng)
+    layers = [(printed.astype(np.float32) / 255.0, rng.uniform(20, 120)), (alpha_canvas(glyphs, shape), ink)]
+    image = composite(shape, paper, layers)
+    if rng.random() < 0.5:
+        image = scan(image, rng, (0.3, 0.9), (2, 6), (40, 91))
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def make_form(rng: np.random.Generator, source: DigitSource) -> Page:
+    """Form fields: printed boxes / comb fields (two thirds) or ruled lines crossing the digits."""
+    return make_boxes(rng, source) if rng.random() < 0.67 else make_ruled(rng, source)
+
+
+def make_amounts(rng: np.random.Generator, source: DigitSource) -> Page:
+    """Cheque amounts: separators and trailing dashes, zeros run together, slant, a security-pattern
+    background, uneven light, sometimes a printed amount box, scan degradations."""
+    height = digit_height(rng)
+    text = amount_text(rng)
+    glyphs = amount_glyphs(source, text, height, rng, slant=page_slant(rng, 0.6, 15.0))
+    touching = [i > 0 and g.char is None and glyphs[i - 1].char is None and g.value == 0 and rng.random() < 0.6
+                for i, g in enumerate(glyphs)]
+    place_row(glyphs, rng, height, gaps=(0.1, 0.45), touching=touching, max_overlap=0.25)
+    flat = frame(glyphs, *margins(rng, height))
+    matrix, shape = rotation(flat, rng.uniform(-3, 3))
+    paper, ink = dark_on_light(rng)
+    layers = [*paper_layers(shape, rng, height, paper, ink, 0.9)]
+    if rng.random() < 0.4:  # the printed amount box
+        box = np.zeros(flat, np.uint8)
+        pad = round(0.15 * height)
+        x0, y0 = min(g.x for g in glyphs) - pad, min(g.y for g in glyphs) - pad
+        x1, y1 = max(g.x + g.width for g in glyphs) + pad, max(g.y + g.height for g in glyphs) + pad
+        cv2.rectangle(box, (max(0, x0), max(0, y0)), (min(flat[1] - 1, x1), min(flat[0] - 1, y1)), 255,
+                      int(rng.integers(1, 3)), cv2.LINE_AA)
+        layers.append((warp_layer(box.astype(np.float32) / 255.0, matrix, shape), rng.uniform(30, 100)))
+    layers.append((warp_layer(alpha_canvas(glyphs, flat), matrix, shape), ink))
+    image = composite(shape, paper, layers)
+    image = apply_light(image, illumination(shape, rng, rng.uniform(0.0, 0.3)))
+    image = scan(image, rng, (0.3, 1.0), (2, 6), (35, 91))
+    return image, glyphs, glyph_boxes(glyphs, shape, matrix)
 
 
 MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = {
@@ -569,6 +837,7 @@ MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = {
     "rows": make_rows,
     "inverted": make_inverted,
     "form": make_form,
+    "amounts": make_amounts,
 }
 
 
@@ -576,18 +845,29 @@ MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = {
 
 
 def truth_for(category: str, glyphs: list[Glyph], boxes: list[Box]) -> dict:
-    """Ground-truth record (without "file") for glyphs in reading order."""
-    lines = ["" for _ in range(max(g.line for g in glyphs) + 1)]
-    for g in glyphs:
-        lines[g.line] += str(g.value)
-    digits = [
-        {"value": g.value, "box": [int(v) for v in box], "line": g.line} for g, box in zip(glyphs, boxes, strict=True)
-    ]
+    """Ground-truth record (without "file") for glyphs in reading order.
+
+    ``lines``: the digits of each row; ``text_lines``: the same with the separators written (what
+    ``--charset decimal`` should read); ``digits``: value, box, line; ``marks``: char, box, line.
+    """
+    count = max(g.line for g in glyphs) + 1
+    lines, text_lines = ["" for _ in range(count)], ["" for _ in range(count)]
+    digits, marks = [], []
+    for g, box in zip(glyphs, boxes, strict=True):
+        if g.char is None:
+            lines[g.line] += str(g.value)
+            text_lines[g.line] += str(g.value)
+            digits.append({"value": g.value, "box": [int(v) for v in box], "line": g.line})
+        else:
+            text_lines[g.line] += g.char
+            marks.append({"char": g.char, "box": [int(v) for v in box], "line": g.line})
     return {
         "category": category,
         "lines": lines,
+        "text_lines": text_lines,
         "digits": digits,
-        "mnist_indices": [g.mnist_index for g in glyphs],
+        "marks": marks,
+        "mnist_indices": [g.mnist_index for g in glyphs if g.char is None],
     }
 
 
