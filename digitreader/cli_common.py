@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from .imagesize import DEFAULT_MAX_PIXELS
+
 FORMATS = ("text", "json", "csv")
 POLARITIES = ("auto", "dark", "light")
 
@@ -46,6 +48,9 @@ def reading_options(func: Callable) -> Callable:
         click.option("-o", "--annotate", type=click.Path(path_type=Path), default=None, metavar="PATH",
                      help="Write the image with labelled boxes to PATH (a folder when reading several images)."),
         click.option("--show", is_flag=True, help="Show the annotated image in a window; any key closes it."),
+        click.option("--max-pixels", type=click.IntRange(1), default=DEFAULT_MAX_PIXELS, show_default=True,
+                     metavar="N", help="Refuse images whose header declares more than N pixels, before decoding "
+                                       "them (decompression bombs)."),
     ]
     for option in reversed(options):
         func = option(func)

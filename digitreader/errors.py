@@ -46,6 +46,10 @@ class ImageDecodeError(DigitReaderError):
     exit_code = ExitCode.BAD_IMAGE
 
 
+class ImageTooLargeError(ImageDecodeError):
+    """The image declares more pixels than the limit (``--max-pixels``): refused before it is decoded."""
+
+
 class ModelError(DigitReaderError):
     exit_code = ExitCode.MODEL
 

@@ -1,58 +1,132 @@
 """Stage 1: load any common image (PNG, JPEG, BMP, TIFF, WebP...) as uint8 grey or BGR.
 
-Uses ``np.fromfile`` + ``cv2.imdecode`` so paths with spaces or non-ASCII characters work;
-``-`` reads the image bytes from stdin. 16-bit images are scaled to 8 bits; alpha is
+Uses ``np.fromfile``-style byte reads + ``cv2.imdecode`` so paths with spaces or non-ASCII characters
+work; ``-`` reads the image bytes from stdin. 16-bit images are scaled to 8 bits; alpha is
 composited onto a background that contrasts with the ink.
+
+Hostile files are refused cheaply: only regular files are read (not directories, devices, FIFOs),
+the file size is capped, and an image whose header declares more than ``max_pixels`` pixels (a
+decompression bomb) is refused before any pixel is decoded (see :mod:`digitreader.imagesize`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .errors import ImageDecodeError, InputNotFoundError, OutputError
+from .errors import ImageDecodeError, ImageTooLargeError, InputNotFoundError, OutputError
+from .imagesize import DEFAULT_MAX_PIXELS, declared_sizes
 
 STDIN = "-"
+BYTES_PER_PIXEL_CAP = 8  # 16-bit RGBA, uncompressed: no honest file of max_pixels pixels is larger
 
 
-def read_bytes(source: str | Path) -> bytes:
-    """The raw bytes of an image file, or of stdin for ``-``."""
+def max_file_bytes(max_pixels: int) -> int:
+    """The largest encoded file accepted for a pixel limit (uncompressed 16-bit RGBA plus 16 MiB)."""
+    return BYTES_PER_PIXEL_CAP * max_pixels + (16 << 20)
+
+
+def read_bytes(source: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The raw bytes of a regular image file, or of stdin for ``-``, at most :func:`max_file_bytes` long."""
+    limit = max_file_bytes(max_pixels)
     if str(source) == STDIN:
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(limit + 1)
         if not data:
             raise ImageDecodeError("stdin: no image data")
+        if len(data) > limit:
+            raise ImageTooLargeError(f"stdin: more than {limit} bytes, too large for --max-pixels {max_pixels}")
         return data
     path = Path(source)
-    if not path.exists():
-        raise InputNotFoundError(f"image not found: {path}")
-    if path.is_dir():
+    info = _stat(path)
+    if stat.S_ISDIR(info.st_mode):
         raise InputNotFoundError(f"{path} is a directory, not an image")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputNotFoundError(f"{path} is not a regular file (a device, FIFO or socket), not an image")
+    if info.st_size > limit:
+        raise ImageTooLargeError(f"{path}: {info.st_size} bytes, too large for --max-pixels {max_pixels}")
     try:
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            return fh.read(limit + 1)
     except OSError as exc:
         raise InputNotFoundError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def decode_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Decode encoded image bytes to uint8 grey (H, W) or BGR (H, W, 3)."""
+def _stat(path: Path) -> os.stat_result:
+    """``os.stat`` with each failure named: missing, dangling or looping link, no permission."""
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputNotFoundError(f"{path}: symbolic link loop") from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise InputNotFoundError(f"{path}: dangling symbolic link (its target does not exist)") from None
+        if exc.errno == errno.ENOENT:
+            raise InputNotFoundError(f"image not found: {path}") from None
+        raise InputNotFoundError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def check_pixel_limit(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+                      all_pages: bool = False) -> None:
+    """Refuse an image whose header declares more than ``max_pixels`` pixels, before decoding it.
+
+    Only the first page counts unless ``all_pages`` (multi-page TIFF decoded page by page: every page
+    is checked, and so is their total).
+    """
+    sizes = declared_sizes(data)
+    if not sizes:
+        return
+    pages = sizes if all_pages else sizes[:1]
+    for width, height in pages:
+        _check_size(width, height, name, max_pixels)
+    if all_pages and sum(w * h for w, h in pages) > max_pixels:
+        raise ImageTooLargeError(f"{name}: {len(pages)} pages of {sum(w * h for w, h in pages)} pixels in all, "
+                                 f"over the limit of {max_pixels} (--max-pixels)")
+
+
+def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"{name} declares {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+                                 f"over the limit of {max_pixels} (--max-pixels); refused before decoding")
+
+
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's and libpng's own warnings while decoding: our one-line error says it all."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode encoded image bytes to uint8 grey (H, W) or BGR (H, W, 3); the first page of a multi-page file."""
     if not data:
         raise ImageDecodeError(f"{name}: empty file")
+    check_pixel_limit(data, name, max_pixels)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        with _quiet_opencv():
+            image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error:
         image = None
     if image is None or image.size == 0:
         raise ImageDecodeError(f"{name}: not a decodable image (corrupt, truncated or unsupported format)")
+    _check_size(image.shape[1], image.shape[0], name, max_pixels)  # a header the size parser did not know
     return to_uint8_image(image)
 
 
-def decode_image_file(path: str | Path) -> np.ndarray:
-    return decode_image(read_bytes(path), name=str(path))
+def decode_image_file(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    return decode_image(read_bytes(path, max_pixels), name=str(path), max_pixels=max_pixels)
 
 
 def to_uint8_image(image: np.ndarray) -> np.ndarray:
@@ -60,7 +134,7 @@ def to_uint8_image(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         if image.dtype == np.uint16:
-            image = (image / 257.0 + 0.5).astype(np.uint8)
+            image = (image >> 8).astype(np.uint8)  # integer shift: no float copy of a big image
         elif np.issubdtype(image.dtype, np.floating):
             top = 1.0 if np.nanmax(image) <= 1.0 else 255.0
             image = np.clip(np.nan_to_num(image) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)

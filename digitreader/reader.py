@@ -10,7 +10,7 @@ import numpy as np
 
 from .classify import Classifier, load_classifier
 from .errors import DigitReaderError
-from .imageio import decode_image_file, to_uint8_image
+from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .normalise import crops_for_boxes
 from .paths import default_model_path
 from .result import Digit, Result
@@ -38,7 +38,8 @@ class DigitReader:
     """
 
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
-                 min_confidence: float = 0.0, cache_dir: str | Path | None = None) -> None:
+                 min_confidence: float = 0.0, cache_dir: str | Path | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if model is None or isinstance(model, (str, Path)):
             self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir)
         else:
@@ -47,12 +48,13 @@ class DigitReader:
             raise ValueError("polarity must be 'auto', 'dark' or 'light'")
         self.polarity = polarity
         self.min_confidence = float(min_confidence)
+        self.max_pixels = int(max_pixels)  # images declaring more are refused before decoding
 
     def read(self, image: np.ndarray | str | Path, path: str | None = None) -> Result:
         """Read one image (an array, or a path to decode). Raises DigitReaderError for bad files."""
         if isinstance(image, (str, Path)):
             path = path or str(image)
-            image = decode_image_file(image)
+            image = decode_image_file(image, self.max_pixels)
         return self.read_many([to_uint8_image(image)], [path or "<array>"])[0]
 
     def read_many(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Result]:
@@ -102,7 +104,7 @@ class DigitReader:
         pending: list[tuple[str, np.ndarray]] = []
         for path in paths:
             try:
-                pending.append((path, decode_image_file(path)))
+                pending.append((path, decode_image_file(path, self.max_pixels)))
             except DigitReaderError as exc:
                 yield from self._flush(pending)
                 pending = []
