@@ -1,11 +1,12 @@
-"""Stage 3: classify a batch of 28x28 crops with a saved Keras model.
+"""Stage 3: classify a batch of 28x28 crops with a saved model (``.keras``, run through the ONNX cache, or ``.onnx``).
 
-TensorFlow is imported here only, on first load, never at package import.
+TensorFlow is imported only to export a ``.keras`` file the first time it is used, or with the keras backend.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import zipfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,7 +14,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
-from .modelmeta import check_meta, read_meta
+from .fastpath import BACKENDS as ONNX_BACKENDS
+from .fastpath import OnnxClassifier
+from .modelmeta import check_meta, file_sha256, read_meta
+
+BACKENDS = (*ONNX_BACKENDS, "keras")
 
 log = logging.getLogger(__name__)
 PREDICT_CHUNK = 2048
@@ -46,22 +51,75 @@ class KerasClassifier:
         return np.concatenate(parts).astype(np.float32)
 
 
-def load_classifier(path: str | Path, cache_dir: str | Path | None = None) -> KerasClassifier:
-    """Load and validate a ``.keras`` model (Keras safe mode: no code from the file runs)."""
+BACKEND_ENV = "DIGITREADER_BACKEND"
+
+
+def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None) -> Classifier:
+    """Load and validate a ``.keras`` or ``.onnx`` model.
+
+    ``.keras`` models run from the ONNX cache (see :mod:`digitreader.onnx_cache`): the first use exports the
+    model (importing TensorFlow once); later uses never import TensorFlow. ``backend`` (or
+    ``$DIGITREADER_BACKEND``): ``auto`` (OpenCV DNN, else onnxruntime), ``opencv``, ``onnxruntime`` or
+    ``keras`` (no cache: TensorFlow every time). Keras loading always uses safe mode: no code from the file runs.
+    """
     path = Path(path)
+    backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if not path.exists():
         raise ModelError(f"model not found: {path}")
     if not path.is_file():
         raise ModelError(f"model path is not a file: {path}")
-    if path.suffix.lower() != ".keras":
-        raise ModelError(f"unsupported model file {path.name}: expected a .keras file")
+    suffix = path.suffix.lower()
+    if suffix not in (".keras", ".onnx"):
+        raise ModelError(f"unsupported model file {path.name}: expected a .keras or .onnx file")
+    sha256, meta = _checked_sha256(path)
+    if suffix == ".onnx":
+        if backend == "keras":
+            raise ModelError(f"{path.name} is an ONNX model; the keras backend reads .keras files")
+        return OnnxClassifier.load(path, backend)
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path} is not a valid .keras file (corrupt or truncated)")
+    if backend == "keras":
+        return KerasClassifier(_load_keras(path), name=path.name, meta=meta)
+    from .onnx_cache import default_cache_dir, valid_entry
+
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    cached = valid_entry(sha256, cache)
+    if cached is not None:
+        return OnnxClassifier.load(cached, backend, name=path.name)
+    return _build_and_load(path, sha256, cache, backend)
+
+
+def _build_and_load(path: Path, sha256: str, cache: Path, backend: str) -> Classifier:
+    """First use of a ``.keras`` file: export it into the cache; fall back to Keras if the cache is unusable."""
+    from .onnx_cache import build_entry
+
+    model = _load_keras(path)
+    try:
+        onnx_path = build_entry(model, sha256, cache, path.name)
+    except OSError as exc:
+        log.warning("cannot write the model cache in %s (%s); using Keras directly (slower start)", cache,
+                    exc.strerror or exc)
+        return KerasClassifier(model, name=path.name)
+    except Exception as exc:  # the converter failed or disagreed with Keras: still read, the slow way
+        log.warning("cannot convert %s to ONNX (%s); using Keras directly", path.name, _one_line(exc))
+        return KerasClassifier(model, name=path.name)
+    return OnnxClassifier.load(onnx_path, backend, name=path.name)
+
+
+def _checked_sha256(path: Path) -> tuple[str, dict[str, Any] | None]:
+    """The file's sha256 and metadata, after checking one against the other when there is metadata."""
     meta = read_meta(path)
+    sha256 = file_sha256(path)
     if meta is None:
-        log.warning("%s has no metadata file; assuming the MNIST input convention", path.name)
+        log.debug("%s has no metadata file; assuming the MNIST input convention", path.name)
     else:
-        check_meta(path, meta)
+        check_meta(path, meta, sha256)
+    return sha256, meta
+
+
+def _load_keras(path: Path) -> Any:
     from .tf_quiet import import_keras
 
     keras = import_keras()
@@ -70,7 +128,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None) -> Ke
     except Exception as exc:  # Keras raises many types for bad archives
         raise ModelError(f"cannot load {path.name}: {_one_line(exc)}") from None
     _check_shapes(model, path)
-    return KerasClassifier(model, name=path.name, meta=meta)
+    return model
 
 
 def _check_shapes(model: Any, path: Path) -> None:

@@ -84,10 +84,10 @@ def read_meta(model_path: str | Path) -> dict[str, Any] | None:
     return meta
 
 
-def check_meta(model_path: str | Path, meta: dict[str, Any]) -> None:
-    """Refuse a model whose file or input convention does not match its metadata."""
+def check_meta(model_path: str | Path, meta: dict[str, Any], sha256: str | None = None) -> None:
+    """Refuse a model whose file (``sha256``, computed if not given) or input convention differs from its metadata."""
     expected = meta.get("model_sha256")
-    if expected and file_sha256(model_path) != expected:
+    if expected and (sha256 or file_sha256(model_path)) != expected:
         raise ModelError(
             f"{model_path} does not match its metadata {meta_path(model_path).name} "
             "(sha256 differs: the file was changed or replaced after training)"

@@ -52,3 +52,10 @@ def import_keras() -> ModuleType:
             pass
         import keras
     return keras
+
+
+@contextlib.contextmanager
+def quiet_stdio():
+    """Keep a noisy converter (tf2onnx prints to stdout and fd 2) off the user's streams; stdout is results."""
+    with contextlib.redirect_stdout(sys.stderr), _stderr_to_devnull():
+        yield

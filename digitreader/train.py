@@ -142,7 +142,7 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
         return build_model(cfg.arch), cfg.arch, None
     from .classify import load_classifier
 
-    classifier = load_classifier(cfg.init_model)
+    classifier = load_classifier(cfg.init_model, backend="keras")
     arch = (classifier.meta or {}).get("architecture") or cfg.arch or "custom"
     if cfg.arch and arch != cfg.arch:
         raise ModelError(f"--init-model is a {arch} model but --arch {cfg.arch} was given")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MNIST = REPO.parent / "shared" / "datasets" / "mnist.npz"
 SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every CLI subprocess, through the environment) uses one fresh ONNX cache, never ~/.cache."""
+    import os
+
+    cache = tmp_path_factory.mktemp("model-cache")
+    saved = os.environ.get("DIGITREADER_CACHE_DIR")
+    os.environ["DIGITREADER_CACHE_DIR"] = str(cache)
+    yield cache
+    if saved is None:
+        os.environ.pop("DIGITREADER_CACHE_DIR", None)
+    else:
+        os.environ["DIGITREADER_CACHE_DIR"] = saved
 
 
 def draw_number(text: str, height: int = 80, ink: int = 20, paper: int = 235, gap: float = 0.5,

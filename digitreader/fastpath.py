@@ -1,0 +1,123 @@
+"""The fast path: run an ONNX classifier with OpenCV's DNN module (already loaded: no extra import cost)
+or onnxruntime. Neither TensorFlow nor Keras is imported here."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "opencv", "onnxruntime")
+PREDICT_CHUNK = 1024
+# Input layouts an MNIST classifier exported to ONNX may expect, tried in this order.
+LAYOUTS: tuple[tuple[int, ...], ...] = ((28, 28, 1), (1, 28, 28), (784,), (28, 28))
+
+
+class OnnxClassifier:
+    """An ONNX model mapping (N, 28, 28) crops in [0, 1] to (N, 10) probabilities."""
+
+    def __init__(self, run: Any, layout: tuple[int, ...], backend: str, name: str) -> None:
+        self._run = run
+        self.layout = layout
+        self.backend = backend
+        self.name = name
+
+    @classmethod
+    def load(cls, path: str | Path, backend: str = "auto", name: str | None = None) -> OnnxClassifier:
+        """Open ``path`` with ``backend`` ("auto": OpenCV DNN, else onnxruntime) and check it reads digits."""
+        path = Path(path)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}")
+        errors = []
+        for candidate in (("opencv", "onnxruntime") if backend == "auto" else (backend,)):
+            try:
+                run = _opencv_runner(path) if candidate == "opencv" else _onnxruntime_runner(path)
+                layout = _find_layout(run, path)
+            except ModelError as exc:
+                errors.append(f"{candidate}: {exc}")
+                continue
+            return cls(run, layout, candidate, name or path.name)
+        raise ModelError(f"cannot use {path.name}: " + "; ".join(errors))
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops, dtype=np.float32)
+        if len(crops) == 0:
+            return np.zeros((0, 10), np.float32)
+        crops = np.ascontiguousarray(crops.reshape((len(crops), *self.layout)))
+        parts = [self._run(crops[i:i + PREDICT_CHUNK]) for i in range(0, len(crops), PREDICT_CHUNK)]
+        return np.concatenate(parts).reshape(len(crops), 10).astype(np.float32, copy=False)
+
+
+def _opencv_runner(path: Path) -> Any:
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its parser logs errors on stderr too
+    try:
+        net = cv2.dnn.readNetFromONNX(str(path))
+    except cv2.error as exc:
+        raise ModelError(f"OpenCV DNN cannot parse it ({_opencv_reason(exc)})") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if net.empty():
+        raise ModelError("OpenCV DNN read an empty network")
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        net.setInput(batch)
+        return np.array(net.forward(), dtype=np.float32, copy=True)
+
+    return run
+
+
+def _onnxruntime_runner(path: Path) -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ModelError("onnxruntime is not installed (pip install onnxruntime)") from None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"onnxruntime cannot load it ({_first_line(exc)})") from None
+    input_name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {input_name: batch})[0], dtype=np.float32)
+
+    return run
+
+
+def _find_layout(run: Any, path: Path) -> tuple[int, ...]:
+    """The first input layout the model accepts whose output is 10 class probabilities."""
+    for layout in LAYOUTS:
+        try:
+            out = np.asarray(run(np.zeros((2, *layout), np.float32)))
+        except Exception:  # wrong layout: each runtime raises its own error type
+            continue
+        if out.size != 20:
+            continue
+        out = out.reshape(2, 10)
+        if not (np.isfinite(out).all() and (out >= -1e-6).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+            raise ModelError(f"{path.name} does not output 10 class probabilities (softmax)")
+        return layout
+    raise ModelError(f"{path.name} does not take 28x28 crops and return 10 classes")
+
+
+def _opencv_reason(exc: cv2.error) -> str:
+    """OpenCV's multi-line error, cut to the node or message that matters."""
+    text = " ".join(line.strip("> ").strip() for line in str(exc).splitlines())
+    for marker in ("Node [", "error: "):
+        if marker in text:
+            return text[text.index(marker):][:160]
+    return text[:160] or "unknown error"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
