@@ -129,6 +129,33 @@ def decode_image_file(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     return decode_image(read_bytes(path, max_pixels), name=str(path), max_pixels=max_pixels)
 
 
+def decode_pages(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+                 start: int = 0, count: int | None = None) -> list[np.ndarray]:
+    """Decode pages ``start``..``start + count - 1`` (default: all) of a multi-page image (TIFF) to uint8
+    grey or BGR; a single-page file is one page. Each page's declared size is checked before decoding
+    (all pages and their total when decoding all of them)."""
+    if not data:
+        raise ImageDecodeError(f"{name}: empty file")
+    if count is None:
+        check_pixel_limit(data, name, max_pixels, all_pages=True)
+    else:
+        for width, height in (declared_sizes(data) or [])[start:start + count]:
+            _check_size(width, height, name, max_pixels)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    try:
+        with _quiet_opencv():
+            ok, pages = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED, [], (start, start + (count or 1 << 30)))
+    except cv2.error:
+        ok, pages = False, ()
+    if not ok or not pages or any(page is None or page.size == 0 for page in pages):
+        where = "" if start == 0 and count is None else f" (page {start})"
+        raise ImageDecodeError(f"{name}{where}: not a decodable image (corrupt, truncated, no such page "
+                               "or unsupported format)")
+    for page in pages:
+        _check_size(page.shape[1], page.shape[0], name, max_pixels)
+    return [to_uint8_image(page) for page in pages]
+
+
 def to_uint8_image(image: np.ndarray) -> np.ndarray:
     """Any decoded array -> uint8 grey or BGR: bit depth reduced, alpha composited."""
     image = np.asarray(image)
