@@ -1,0 +1,288 @@
+"""The webcam / video loop: read each frame (inside the region of interest), draw the overlay, report each new
+stable reading once, record, and drive the window and its keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from ..draw import annotate_image
+from ..errors import DigitReaderError, ExitCode
+from ..reader import DigitReader
+from ..result import Result
+from .capture import Frame, FrameSource, FrameTimeout
+from .recorder import Recorder
+from .stability import StabilityConfig, StabilityFilter
+from .window import Window
+
+log = logging.getLogger(__name__)
+Box = tuple[int, int, int, int]
+CONFIDENCE_STEP = 0.05
+ROI_COLOUR = (255, 200, 0)  # BGR: light blue
+KEY_QUIT = {ord("q"), ord("Q"), 27}
+KEY_PAUSE = ord(" ")
+KEY_SNAPSHOT = ord("s")
+KEY_ROI = ord("r")
+KEY_MORE = {ord("+"), ord("=")}
+KEY_LESS = {ord("-"), ord("_")}
+POLL_S = 0.05  # how often the window is serviced while waiting for a frame
+
+
+class RoiError(DigitReaderError):
+    """--roi lies outside the frame."""
+
+    exit_code = ExitCode.USAGE
+
+
+@dataclass
+class WebcamOptions:
+    """Everything the loop needs besides the reader and the source."""
+
+    display: bool = True
+    fmt: str = "json"  # how new stable readings are printed: json (one object a line) or text
+    roi: Box | None = None
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
+    record: Path | None = None
+    snapshot_dir: Path = Path(".")
+    max_frames: int | None = None
+    title: str = "digitreader webcam"
+
+
+def clip_roi(roi: Box, width: int, height: int) -> Box | None:
+    """``roi`` clipped to the frame; None when nothing of it is inside."""
+    x, y, w, h = roi
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+def shift_result(result: Result, dx: int, dy: int, image_size: tuple[int, int]) -> Result:
+    """A result read inside a crop, with boxes moved into full-frame coordinates."""
+    digits = tuple(replace(d, box=(d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3])) for d in result.digits)
+    return replace(result, digits=digits, image_size=image_size)
+
+
+class FpsMeter:
+    """Frames per second over a sliding window of the last ``size`` frames."""
+
+    def __init__(self, size: int = 30) -> None:
+        self.stamps: list[float] = []
+        self.size = size
+
+    def tick(self, now: float | None = None) -> float:
+        self.stamps.append(time.monotonic() if now is None else now)
+        del self.stamps[:-self.size]
+        return self.value
+
+    @property
+    def value(self) -> float:
+        if len(self.stamps) < 2 or self.stamps[-1] <= self.stamps[0]:
+            return 0.0
+        return (len(self.stamps) - 1) / (self.stamps[-1] - self.stamps[0])
+
+
+class WebcamSession:
+    """One run over one source. :meth:`run` returns the exit code; per-frame latencies (capture to overlay
+    drawn, seconds) are kept in ``latencies`` for the benchmark."""
+
+    def __init__(self, reader: DigitReader, source: FrameSource, options: WebcamOptions,
+                 out: TextIO | None = None) -> None:
+        self.reader = reader
+        self.source = source
+        self.options = options
+        self.out = out or sys.stdout
+        self.stability = StabilityFilter(options.stability)
+        self.roi = options.roi
+        self.fps = FpsMeter()
+        self.paused = False
+        self.running = True
+        self.frames = 0
+        self.latencies: list[float] = []
+        self.readings: list[dict] = []
+        self.last: tuple[Frame, Result, np.ndarray] | None = None
+        self.window: Window | None = None
+        self.recorder: Recorder | None = None
+
+    # --- one frame ---------------------------------------------------------------------------------
+    def read_frame(self, image: np.ndarray) -> Result:
+        """Read the digits in ``image`` (only inside the region of interest, if one is set)."""
+        height, width = image.shape[:2]
+        if self.roi is None:
+            return self.reader.read(image, path=self.source.name)
+        roi = clip_roi(self.roi, width, height)
+        if roi is None:
+            raise RoiError(f"region of interest {','.join(map(str, self.roi))} is outside the {width}x{height} frame")
+        x, y, w, h = roi
+        result = self.reader.read(image[y:y + h, x:x + w], path=self.source.name)
+        return shift_result(result, x, y, (width, height))
+
+    def overlay(self, image: np.ndarray, result: Result, status: str = "") -> np.ndarray:
+        """The frame with labelled boxes, the region of interest, and a band with the stable reading and FPS."""
+        canvas = annotate_image(image, result)
+        height, width = canvas.shape[:2]
+        if self.roi is not None and (roi := clip_roi(self.roi, width, height)) is not None:
+            x, y, w, h = roi
+            cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), ROI_COLOUR, max(1, round(max(width, height) / 400)))
+        band = max(24, height // 16)
+        cv2.rectangle(canvas, (0, 0), (width - 1, band), (32, 32, 32), cv2.FILLED)
+        stable = self.stability.current.replace("\n", " ") or "-"
+        text = f"reading: {stable}   {self.fps.value:4.1f} fps   min conf {self.reader.min_confidence:.2f}"
+        if status:
+            text += f"   [{status}]"
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(band * 0.55), 1)
+        cv2.putText(canvas, text, (6, int(band * 0.75)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+        return canvas
+
+    def record(self, frame: Frame, result: Result) -> dict:
+        """The JSON record of a reading (see README "Webcam and video")."""
+        stamp = datetime.fromtimestamp(frame.timestamp, UTC).isoformat(timespec="milliseconds")
+        return {"timestamp": stamp.replace("+00:00", "Z"), "frame": frame.index,
+                "video_time": None if frame.video_time is None else round(frame.video_time, 3),
+                "source": self.source.name, "text": result.text, "lines": result.lines,
+                "digits": [d.as_dict() for d in result.digits], "model": result.model,
+                "roi": None if self.roi is None else list(self.roi)}
+
+    def report(self, frame: Frame, result: Result) -> None:
+        record = self.record(frame, result)
+        self.readings.append(record)
+        line = json.dumps(record, ensure_ascii=False) if self.options.fmt == "json" else " ".join(result.lines)
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def step(self, frame: Frame) -> np.ndarray:
+        """Read, check stability, report, draw; returns the overlay."""
+        result = self.read_frame(frame.image)
+        if self.stability.update(result.text) is not None:
+            self.report(frame, result)
+        self.fps.tick()
+        picture = self.overlay(frame.image, result)
+        self.latencies.append(time.monotonic() - frame.captured)
+        self.last = (frame, result, picture)
+        self.frames += 1
+        return picture
+
+    # --- keys --------------------------------------------------------------------------------------
+    def on_key(self, key: int) -> None:
+        """React to one key code from the window (-1: none)."""
+        if key < 0:
+            return
+        key &= 0xFF
+        if key in KEY_QUIT:
+            self.running = False
+        elif key == KEY_PAUSE:
+            self.paused = not self.paused
+        elif key in (KEY_SNAPSHOT, ord("S")):
+            self.snapshot()
+        elif key in (KEY_ROI, ord("R")):
+            self.select_roi()
+        elif key in KEY_MORE | KEY_LESS:
+            step = CONFIDENCE_STEP if key in KEY_MORE else -CONFIDENCE_STEP
+            self.reader.min_confidence = round(min(1.0, max(0.0, self.reader.min_confidence + step)), 2)
+            self.stability.reset()
+            log.info("minimum confidence %.2f", self.reader.min_confidence)
+
+    def snapshot(self) -> list[Path]:
+        """Write the current annotated frame (PNG), the raw frame and its reading (JSON); returns the paths."""
+        if self.last is None:
+            return []
+        from ..imageio import write_image
+
+        frame, result, picture = self.last
+        folder = self.options.snapshot_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = folder / f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{frame.index:06d}"
+        paths = [stem.with_suffix(".png"), Path(f"{stem}.raw.png"), stem.with_suffix(".json")]
+        write_image(paths[0], picture)
+        write_image(paths[1], frame.image)
+        record = {**self.record(frame, result), "stable": self.stability.current,
+                  "min_confidence": self.reader.min_confidence, "image": paths[0].name, "raw_image": paths[1].name}
+        paths[2].write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        log.info("snapshot %s", paths[0])
+        return paths
+
+    def select_roi(self) -> None:
+        """Let the user drag a rectangle on the current frame; an empty selection clears the region."""
+        if self.window is None or self.last is None:
+            return
+        box = self.window.select_roi(self.last[0].image)
+        self.roi = box if box[2] > 0 and box[3] > 0 else None
+        self.stability.reset()
+        log.info("region of interest: %s", "whole frame" if self.roi is None else ",".join(map(str, self.roi)))
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def _next_frame(self) -> Frame | None:
+        """The next frame; with a window, keys are serviced while waiting (the stall time-out still holds)."""
+        if self.window is None:
+            return self.source.get()
+        deadline = time.monotonic() + self.source.timeout
+        while self.running:
+            try:
+                return self.source.get(timeout=min(POLL_S, max(0.0, deadline - time.monotonic())))
+            except FrameTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+            self.on_key(self.window.poll())
+        return None
+
+    def _hold(self, status: str) -> None:
+        """Keep showing the last overlay with ``status`` until a key resumes (pause) or quits."""
+        assert self.window is not None
+        settings = (self.roi, self.reader.min_confidence)
+        while self.running and (self.paused or status != "paused"):
+            if self.last is not None:
+                frame, result, _ = self.last
+                if (self.roi, self.reader.min_confidence) != settings:  # re-read the held frame after r, +, -
+                    settings = (self.roi, self.reader.min_confidence)
+                    result = self.read_frame(frame.image)
+                    self.last = (frame, result, self.overlay(frame.image, result))
+                self.window.show(self.overlay(frame.image, result, status))
+            self.on_key(self.window.poll(30))
+            if not self.window.visible():
+                self.running = False
+
+    def run(self) -> int:
+        """Process frames until the file ends, ``q``/Esc, the window closes or ``max_frames``."""
+        if self.options.display:
+            self.window = Window(self.options.title)
+        if self.options.record is not None:
+            self.recorder = Recorder(self.options.record, 30.0)
+        try:
+            with self.source:
+                while self.running:
+                    if self.paused and self.window is not None:
+                        self._hold("paused")
+                        continue
+                    frame = self._next_frame()
+                    if frame is None:
+                        if self.window is not None and self.running and self.last is not None:
+                            self._hold("end of video: q to quit")
+                        break
+                    picture = self.step(frame)
+                    if self.recorder is not None:
+                        if self.recorder.frames == 0 and self.source.fps:
+                            self.recorder.fps = self.source.fps
+                        self.recorder.write(picture)
+                    if self.window is not None:
+                        self.window.show(picture)
+                        self.on_key(self.window.poll())
+                        if not self.window.visible():
+                            break
+                    if self.options.max_frames is not None and self.frames >= self.options.max_frames:
+                        break
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+            if self.window is not None:
+                self.window.close()
+        if self.source.dropped:
+            log.debug("%s: %d stale frames dropped", self.source.name, self.source.dropped)
+        return ExitCode.OK
