@@ -54,13 +54,15 @@ class KerasClassifier:
 BACKEND_ENV = "DIGITREADER_BACKEND"
 
 
-def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None) -> Classifier:
+def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
+                    quick_start: bool = False) -> Classifier:
     """Load and validate a ``.keras`` or ``.onnx`` model.
 
     ``.keras`` models run from the ONNX cache (see :mod:`digitreader.onnx_cache`): the first use exports the
     model (importing TensorFlow once); later uses never import TensorFlow. ``backend`` (or
-    ``$DIGITREADER_BACKEND``): ``auto`` (OpenCV DNN, else onnxruntime), ``opencv``, ``onnxruntime`` or
-    ``keras`` (no cache: TensorFlow every time). Keras loading always uses safe mode: no code from the file runs.
+    ``$DIGITREADER_BACKEND``): ``auto`` (onnxruntime, else OpenCV DNN; OpenCV DNN first with ``quick_start``,
+    for a process reading one image), ``opencv``, ``onnxruntime`` or ``keras`` (no cache: TensorFlow every
+    time). Keras loading always uses safe mode: no code from the file runs.
     """
     path = Path(path)
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -77,7 +79,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     if suffix == ".onnx":
         if backend == "keras":
             raise ModelError(f"{path.name} is an ONNX model; the keras backend reads .keras files")
-        return OnnxClassifier.load(path, backend)
+        return OnnxClassifier.load(path, backend, quick_start=quick_start)
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path} is not a valid .keras file (corrupt or truncated)")
     if backend == "keras":
@@ -87,11 +89,11 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     cached = valid_entry(sha256, cache)
     if cached is not None:
-        return OnnxClassifier.load(cached, backend, name=path.name)
-    return _build_and_load(path, sha256, cache, backend)
+        return OnnxClassifier.load(cached, backend, name=path.name, quick_start=quick_start)
+    return _build_and_load(path, sha256, cache, backend, quick_start)
 
 
-def _build_and_load(path: Path, sha256: str, cache: Path, backend: str) -> Classifier:
+def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_start: bool) -> Classifier:
     """First use of a ``.keras`` file: export it into the cache; fall back to Keras if the cache is unusable."""
     from .onnx_cache import build_entry
 
@@ -105,7 +107,7 @@ def _build_and_load(path: Path, sha256: str, cache: Path, backend: str) -> Class
     except Exception as exc:  # the converter failed or disagreed with Keras: still read, the slow way
         log.warning("cannot convert %s to ONNX (%s); using Keras directly", path.name, _one_line(exc))
         return KerasClassifier(model, name=path.name)
-    return OnnxClassifier.load(onnx_path, backend, name=path.name)
+    return OnnxClassifier.load(onnx_path, backend, name=path.name, quick_start=quick_start)
 
 
 def _checked_sha256(path: Path) -> tuple[str, dict[str, Any] | None]:

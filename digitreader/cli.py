@@ -74,7 +74,7 @@ def _read_command(images: list[str], model: Path | None, cache_dir: Path | None,
     from .result import to_csv, to_json_lines, to_text
 
     reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
-                         max_pixels=max_pixels)
+                         max_pixels=max_pixels, quick_start=len(images) == 1)
     several = len(images) > 1
     if several and annotate is not None:
         try:

@@ -1,5 +1,7 @@
-"""The fast path: run an ONNX classifier with OpenCV's DNN module (already loaded: no extra import cost)
-or onnxruntime. Neither TensorFlow nor Keras is imported here."""
+"""The fast path: run an ONNX classifier with onnxruntime (fastest per crop) or OpenCV's DNN module (already
+loaded with OpenCV: no import cost, the better choice for a process that reads one image). Neither TensorFlow
+nor Keras is imported here. Both runtimes give the same argmax and probabilities within 1e-6 of each other,
+independent of batch size."""
 
 from __future__ import annotations
 
@@ -30,13 +32,22 @@ class OnnxClassifier:
         self.name = name
 
     @classmethod
-    def load(cls, path: str | Path, backend: str = "auto", name: str | None = None) -> OnnxClassifier:
-        """Open ``path`` with ``backend`` ("auto": OpenCV DNN, else onnxruntime) and check it reads digits."""
+    def load(cls, path: str | Path, backend: str = "auto", name: str | None = None,
+             quick_start: bool = False) -> OnnxClassifier:
+        """Open ``path`` with ``backend`` and check that it reads 28x28 crops into 10 probabilities.
+
+        ``auto`` tries onnxruntime, then OpenCV DNN; with ``quick_start`` (one image to read: start-up time
+        dominates) OpenCV DNN first, which saves importing onnxruntime (~0.1 s).
+        """
         path = Path(path)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}")
+        if backend == "auto":
+            order = ("opencv", "onnxruntime") if quick_start else ("onnxruntime", "opencv")
+        else:
+            order = (backend,)
         errors = []
-        for candidate in (("opencv", "onnxruntime") if backend == "auto" else (backend,)):
+        for candidate in order:
             try:
                 run = _opencv_runner(path) if candidate == "opencv" else _onnxruntime_runner(path)
                 layout = _find_layout(run, path)

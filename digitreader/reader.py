@@ -39,9 +39,11 @@ class DigitReader:
 
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
                  min_confidence: float = 0.0, cache_dir: str | Path | None = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, backend: str | None = None,
+                 quick_start: bool = False) -> None:
         if model is None or isinstance(model, (str, Path)):
-            self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir)
+            self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir,
+                                                          backend=backend, quick_start=quick_start)
         else:
             self.classifier = model
         if polarity not in ("auto", "dark", "light"):
