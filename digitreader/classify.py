@@ -17,6 +17,7 @@ from .errors import ModelError
 from .fastpath import BACKENDS as ONNX_BACKENDS
 from .fastpath import OnnxClassifier
 from .modelmeta import check_meta, file_sha256, read_meta
+from .paths import pinned_sha256
 
 BACKENDS = (*ONNX_BACKENDS, "keras")
 
@@ -114,6 +115,10 @@ def _checked_sha256(path: Path) -> tuple[str, dict[str, Any] | None]:
     """The file's sha256 and metadata, after checking one against the other when there is metadata."""
     meta = read_meta(path)
     sha256 = file_sha256(path)
+    pinned = pinned_sha256(path)
+    if pinned is not None and sha256 != pinned:
+        raise ModelError(f"{path} is not the model digitreader shipped (sha256 {sha256[:12]}..., expected "
+                         f"{pinned[:12]}...): reinstall digitreader, or pass your own model with -m")
     if meta is None:
         log.debug("%s has no metadata file; assuming the MNIST input convention", path.name)
     else:

@@ -11,6 +11,13 @@ from pathlib import Path
 DEFAULT_MODEL_NAME = "mnist_cnn.keras"
 MODEL_ENV = "DIGITREADER_MODEL"
 SHARE_SUBDIR = Path("share") / "digitreader" / "output"
+# The shipped models' sha256, pinned in code: a shipped model file that does not match is refused before it is
+# loaded, even if its .meta.json was changed with it. Re-training a shipped model means updating these
+# (tests/test_fastpath.py checks they match the files in output/).
+SHIPPED_SHA256 = {
+    "mnist_cnn.keras": "a81f6e93ce96d81de2ce2dd5b57d778de7755c4c7f744ebc15f6ca8732b094ca",
+    "mnist_mlp.keras": "14d6c715c2b3dee59d2d1dcc52075dfad89b8d763105b53a84f3ea11998133ca",
+}
 
 
 def shipped_model_dirs() -> list[Path]:
@@ -38,3 +45,17 @@ def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
         if (folder / name).is_file():
             return folder / name
     return dirs[0] / name
+
+
+def pinned_sha256(model_path: str | Path) -> str | None:
+    """The pinned hash when ``model_path`` is one of the shipped model files, else ``None``."""
+    path = Path(model_path)
+    if path.name not in SHIPPED_SHA256:
+        return None
+    try:
+        folder = path.resolve().parent
+    except OSError:
+        return None
+    if any(folder == d.resolve() for d in shipped_model_dirs() if d.exists()):
+        return SHIPPED_SHA256[path.name]
+    return None

@@ -199,3 +199,33 @@ def test_fast_path_matches_keras_on_all_mnist_test_digits(model: Path, mnist_pat
         crops = data["x_test"].astype(np.float32) / 255.0
     assert len(crops) == 10_000
     _compare(model, crops, tmp_path)
+
+
+def test_pinned_hashes_match_the_shipped_models() -> None:
+    from digitreader.paths import SHIPPED_SHA256
+
+    for name, sha in SHIPPED_SHA256.items():
+        assert file_sha256(REPO / "output" / name) == sha, f"update SHIPPED_SHA256 for re-trained {name}"
+
+
+def test_a_tampered_shipped_model_is_refused_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shipped model replaced together with its metadata still fails the hash pinned in the code."""
+    import shutil
+
+    from digitreader import paths
+    from digitreader.modelmeta import meta_path
+
+    shipped = tmp_path / "output"
+    shipped.mkdir()
+    shutil.copy(MLP, shipped / "mnist_cnn.keras")  # a different (valid) model under the shipped name
+    meta = json.loads(meta_path(MLP).read_text())
+    meta["model_sha256"] = file_sha256(MLP)
+    meta_path(shipped / "mnist_cnn.keras").write_text(json.dumps(meta))
+    monkeypatch.setattr(paths, "shipped_model_dirs", lambda: [shipped])
+    with pytest.raises(ModelError, match="not the model digitreader shipped"):
+        load_classifier(shipped / "mnist_cnn.keras", cache_dir=tmp_path / "cache")
+    copy = tmp_path / "elsewhere" / "mnist_cnn.keras"  # the same file outside the shipped folder is the user's own
+    copy.parent.mkdir()
+    shutil.copy(shipped / "mnist_cnn.keras", copy)
+    meta_path(copy).write_text(json.dumps(meta))
+    assert load_classifier(copy, cache_dir=tmp_path / "cache").name == "mnist_cnn.keras"
