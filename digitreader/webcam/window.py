@@ -57,10 +57,16 @@ class Window:
 
     def select_roi(self, image: np.ndarray) -> tuple[int, int, int, int]:
         """Drag a rectangle, Enter/Space to accept, c to cancel (an empty box)."""
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)  # OpenCV prints its instructions on stdout, which carries only readings
         try:
             x, y, w, h = cv2.selectROI(self.title, image, showCrosshair=True, fromCenter=False)
         except cv2.error as exc:
             raise _display_error(exc) from None
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
         return int(x), int(y), int(w), int(h)
 
     def close(self) -> None:
