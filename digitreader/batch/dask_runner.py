@@ -8,6 +8,7 @@ exactly once, in input order, with the same resume rules as a local run. Needs `
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ..errors import DependencyError, DigitReaderError, ExitCode
@@ -35,18 +36,20 @@ class DaskBackend:
         threads = sum(self.client.nthreads().values()) or 1
         self.window = max(4, 2 * threads + 2)
         self.config = config
+        self._changed = threading.Event()
 
     def submit(self, tasks: list[Task]) -> Any:
-        return self.client.submit(process_unit, tasks, self.config, pure=False)
+        future = self.client.submit(process_unit, tasks, self.config, pure=False)
+        future.add_done_callback(lambda _: self._changed.set())
+        return future
 
     def wait_any(self, futures: list[Any], timeout: float) -> list[Any]:
-        from distributed import wait
-
-        try:
-            done, _ = wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return []
-        return list(done)
+        done = [future for future in futures if future.done()]
+        if not done:
+            self._changed.wait(timeout)
+            self._changed.clear()
+            done = [future for future in futures if future.done()]
+        return done
 
     def is_worker_death(self, exc: BaseException) -> bool:
         from distributed import KilledWorker

@@ -101,24 +101,23 @@ def run_batch(options: BatchOptions, backend: Backend | None = None, sink: Sink 
     already written stay, and :attr:`Summary.fatal` holds the error. Bad input files never stop it.
     """
     started = time.monotonic()
-    sink = sink or open_sink(options.out, options.fmt, options.overwrite, options.staging_dir)
     summary = Summary(out=options.out)
-    if options.annotate_dir is not None:
-        _prepare_annotate_dir(options.annotate_dir)
-    progress = Progress(options.progress, count=options.items)
-    run = _Run(options, sink, summary, progress)
+    progress = Progress(False)
     try:
-        backend = backend or make_backend(options)
-        run.loop(backend)
+        sink = sink or open_sink(options.out, options.fmt, options.overwrite, options.staging_dir)
+        try:
+            if options.annotate_dir is not None:
+                _prepare_annotate_dir(options.annotate_dir)
+            progress = Progress(options.progress, count=options.items)
+            backend = backend or make_backend(options)
+            _Run(options, sink, summary, progress).loop(backend)
+        finally:
+            progress.close()
+            sink.close()
     except DigitReaderError as exc:
-        summary.fatal = exc
+        summary.fatal = summary.fatal or exc
     finally:
         summary.seconds = time.monotonic() - started
-        progress.close()
-        try:
-            sink.close()
-        except DigitReaderError as exc:
-            summary.fatal = summary.fatal or exc
     return summary
 
 
