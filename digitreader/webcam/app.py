@@ -3,10 +3,16 @@ stable reading once, record, and drive the window and its keys."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import os
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +21,7 @@ from typing import TextIO
 import cv2
 import numpy as np
 
+from ..classify import Classifier
 from ..draw import annotate_image
 from ..errors import DigitReaderError, ExitCode
 from ..reader import DigitReader
@@ -55,6 +62,7 @@ class WebcamOptions:
     snapshot_dir: Path = Path(".")
     max_frames: int | None = None
     title: str = "digitreader webcam"
+    workers: int | None = None  # reading threads; default 2 for files (on 2+ cores), 1 for live sources
 
 
 def clip_roi(roi: Box, width: int, height: int) -> Box | None:
@@ -68,6 +76,19 @@ def shift_result(result: Result, dx: int, dy: int, image_size: tuple[int, int]) 
     """A result read inside a crop, with boxes moved into full-frame coordinates."""
     digits = tuple(replace(d, box=(d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3])) for d in result.digits)
     return replace(result, digits=digits, image_size=image_size)
+
+
+class LockedClassifier:
+    """A classifier shared by reading threads: one ``predict_proba`` at a time."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.classifier = classifier
+        self.name = classifier.name
+        self._lock = threading.Lock()
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self.classifier.predict_proba(crops)
 
 
 class FpsMeter:
@@ -110,6 +131,11 @@ class WebcamSession:
         self.last: tuple[Frame, Result, np.ndarray] | None = None
         self.window: Window | None = None
         self.recorder: Recorder | None = None
+        self.source_ended = False
+        self.workers = options.workers or (1 if source.live else min(2, os.cpu_count() or 1))
+        if self.workers > 1:  # segmentation runs in parallel; the classifier (OpenCV DNN) one call at a time
+            self.reader = copy.copy(reader)
+            self.reader.classifier = LockedClassifier(reader.classifier)
 
     # --- one frame ---------------------------------------------------------------------------------
     def read_frame(self, image: np.ndarray) -> Result:
@@ -158,9 +184,9 @@ class WebcamSession:
         self.out.write(line + "\n")
         self.out.flush()
 
-    def step(self, frame: Frame) -> np.ndarray:
-        """Read, check stability, report, draw; returns the overlay."""
-        result = self.read_frame(frame.image)
+    def step(self, frame: Frame, result: Result | None = None) -> np.ndarray:
+        """Read (unless ``result`` is given), check stability, report, draw; returns the overlay."""
+        result = self.read_frame(frame.image) if result is None else result
         if self.stability.update(result.text) is not None:
             self.report(frame, result)
         self.fps.tick()
@@ -249,6 +275,28 @@ class WebcamSession:
             if not self.window.visible():
                 self.running = False
 
+    def _results(self) -> Iterator[tuple[Frame, Result]]:
+        """Frames and their readings, in order. With several workers (files), the next frames are read ahead
+        in threads (OpenCV releases the GIL); a live source is read one newest frame at a time (lowest
+        latency)."""
+        limit = self.options.max_frames
+        pending: deque[tuple[Frame, Future[Result]]] = deque()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="read") as pool:
+            submitted = 0
+            while True:
+                while (not self.source_ended and len(pending) < self.workers and self.running
+                       and (limit is None or submitted < limit)):
+                    frame = self._next_frame()
+                    if frame is None:
+                        self.source_ended = self.running
+                        break
+                    pending.append((frame, pool.submit(self.read_frame, frame.image)))
+                    submitted += 1
+                if not pending or not self.running:
+                    return
+                frame, future = pending.popleft()
+                yield frame, future.result()
+
     def run(self) -> int:
         """Process frames until the file ends, ``q``/Esc, the window closes or ``max_frames``."""
         if self.options.display:
@@ -257,16 +305,8 @@ class WebcamSession:
             self.recorder = Recorder(self.options.record, 30.0)
         try:
             with self.source:
-                while self.running:
-                    if self.paused and self.window is not None:
-                        self._hold("paused")
-                        continue
-                    frame = self._next_frame()
-                    if frame is None:
-                        if self.window is not None and self.running and self.last is not None:
-                            self._hold("end of video: q to quit")
-                        break
-                    picture = self.step(frame)
+                for frame, result in self._results():
+                    picture = self.step(frame, result)
                     if self.recorder is not None:
                         if self.recorder.frames == 0 and self.source.fps:
                             self.recorder.fps = self.source.fps
@@ -274,10 +314,14 @@ class WebcamSession:
                     if self.window is not None:
                         self.window.show(picture)
                         self.on_key(self.window.poll())
+                        if self.paused:
+                            self._hold("paused")
                         if not self.window.visible():
-                            break
-                    if self.options.max_frames is not None and self.frames >= self.options.max_frames:
+                            self.running = False
+                    if not self.running:
                         break
+                if self.source_ended and self.window is not None and self.running and self.last is not None:
+                    self._hold("end of video: q to quit")
         finally:
             if self.recorder is not None:
                 self.recorder.close()
