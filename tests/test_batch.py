@@ -506,3 +506,17 @@ def test_dask_local_cluster_gives_the_local_results(scans, uninterrupted, tmp_pa
     dask_records, local_records = records(tmp_path / "dask.jsonl"), records(local)
     assert all(r["path"].startswith("file://") for r in dask_records)
     same_results(dask_records, local_records)
+
+
+def test_a_killed_worker_process_is_reported_and_its_images_are_read_again(scans, uninterrupted, tmp_path):
+    psutil = pytest.importorskip("psutil", reason="psutil finds the worker processes (installed with dask)")
+    out = tmp_path / "results.jsonl"
+    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "2")
+    wait_for_records(out, 4, process)
+    workers = [p for p in psutil.Process(process.pid).children()
+               if "resource_tracker" not in " ".join(p.cmdline())]
+    os.kill(workers[0].pid, signal.SIGKILL)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == ExitCode.PARTIAL, err  # the corrupt file only
+    assert b"a worker process died (killed by SIGKILL)" in err and b"1 worker processes died" in err
+    same_results(records(out), uninterrupted)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,7 +240,7 @@ class _Run:
                     broken.append(seq)
             detail = self.backend.death_detail()
             self.summary.worker_deaths += 1
-            log.error("a worker process died (%s); reading the %d units it shared one image at a time",
+            log.error("a worker process died (%s); reading the %d units in flight again, one image at a time",
                       detail, len(broken))
             self.backend.restart()
             for seq in sorted(broken):
@@ -295,15 +298,37 @@ class _Run:
     def _write_ready(self) -> None:
         """Write finished units in input order; each write is durable before the counts move on."""
         while self.next_write in self.ready:
-            records = self.ready.pop(self.next_write)
-            self.units.pop(self.next_write, None)
-            self.sink.write(records)
-            self.next_write += 1
-            failed = sum(record["error"] is not None for record in records)
-            self.summary.failed += failed
-            self.summary.done += len(records) - failed
-            self.summary.digits += sum(len(record["digits"]) for record in records)
-            for record in records:
-                if record["error"] is not None:
-                    log.debug("%s (page %d): %s", record["path"], record["page"], record["error"])
-            self.progress.update(len(records), self.summary.failed)
+            with _interrupts_deferred():  # Ctrl-C never splits a write from its bookkeeping
+                records = self.ready.pop(self.next_write)
+                self.units.pop(self.next_write, None)
+                self.sink.write(records)
+                self.next_write += 1
+                self._count(records)
+
+    def _count(self, records: list[dict[str, Any]]) -> None:
+        failed = sum(record["error"] is not None for record in records)
+        self.summary.failed += failed
+        self.summary.done += len(records) - failed
+        self.summary.digits += sum(len(record["digits"]) for record in records)
+        for record in records:
+            if record["error"] is not None:
+                log.debug("%s (page %d): %s", record["path"], record["page"], record["error"])
+        self.progress.update(len(records), self.summary.failed)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block is done, then raise KeyboardInterrupt (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:  # only when the block succeeded: an error from it is not hidden
+        raise KeyboardInterrupt
