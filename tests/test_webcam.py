@@ -279,10 +279,12 @@ def test_the_roi_limits_reading_and_boxes_stay_in_frame_coordinates(tmp_path):
     assert clip_roi((600, 400, 100, 100), W, H) == (600, 400, 40, 80) and clip_roi((0, 0, 5, 5), 0, 0) is None
 
 
-def test_a_headless_session_prints_json_lines_and_records_every_frame(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_headless_session_prints_json_lines_and_records_every_frame(tmp_path, workers):
     blank = np.full((H, W, 3), 235, np.uint8)
     images = [two_numbers_page()] * 3 + [blank] * 3 + [two_numbers_page()] * 2
-    run, out = session(images, tmp_path, record=tmp_path / "out.avi")
+    run, out = session(images, tmp_path, record=tmp_path / "out.avi", workers=workers)
+    assert run.workers == workers
     assert run.run() == ExitCode.OK
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["frame"] for r in records] == [1, 7]
@@ -291,6 +293,13 @@ def test_a_headless_session_prints_json_lines_and_records_every_frame(tmp_path):
     assert first["timestamp"].endswith("Z") and len(first["digits"]) == 3 and first["model"] == "fake"
     assert all(set(d) == {"value", "confidence", "box", "line"} for d in first["digits"])
     assert run.frames == 8 and len(run.latencies) == 8 and count_frames(tmp_path / "out.avi") == 8
+    assert run.source_ended
+
+
+def test_max_frames_stops_early_and_reports_only_what_was_read(tmp_path):
+    run, out = session([two_numbers_page()] * 10, tmp_path, max_frames=4, workers=2)
+    assert run.run() == ExitCode.OK
+    assert run.frames == 4 and not run.source_ended and len(out.getvalue().splitlines()) == 1
 
 
 def test_keys_quit_pause_snapshot_and_change_the_minimum_confidence(tmp_path):
@@ -439,6 +448,17 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
+def _screenshot(display: str) -> np.ndarray:
+    from PIL import ImageGrab
+
+    return np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB")).astype(int)
+
+
+def _band_pixels(shot: np.ndarray) -> int:
+    """Pixels of the dark status band behind "reading: ... fps" (RGB 32, 32, 32)."""
+    return int((shot == 32).all(axis=-1).sum())
+
+
 @pytest.mark.gui
 def test_the_window_shows_the_overlay_takes_keys_and_selects_a_region(xvfb, video, tmp_path):
     env = {**os.environ, "DISPLAY": xvfb}
@@ -457,31 +477,28 @@ def test_the_window_shows_the_overlay_takes_keys_and_selects_a_region(xvfb, vide
             if _wait_for(lambda: snapshots() and json.loads(snapshots()[-1].read_text())["stable"] == "2024", 5):
                 break
         assert json.loads(snapshots()[-1].read_text())["stable"] == "2024"
-        from PIL import ImageGrab
-
-        shot = np.asarray(ImageGrab.grab(xdisplay=xvfb).convert("RGB")).astype(int)
+        shot = _screenshot(xvfb)
         green = (abs(shot[..., 0] - 40) < 30) & (abs(shot[..., 1] - 170) < 30) & (abs(shot[..., 2] - 40) < 30)
-        band = (shot[..., :3] == 32).all(axis=-1)  # the status band behind "reading: ... fps"
         assert green.sum() > 200, "the window shows no boxes"
-        assert band.sum() > 5000, "the window shows no status band"
+        assert _band_pixels(shot) > 5000, "the window shows no status band"
 
-        # r: drag a rectangle around the right half of the frame, Enter; then s saves the re-read frame
+        # r: the raw frame is shown for selection (no status band); drag a rectangle over the right half, Enter
         x, y = (int(v) for v in _xdotool(xvfb, "getwindowgeometry", window).split("Position: ")[1].split()[0]
                 .split(","))
         count = len(snapshots())
         _xdotool(xvfb, "windowfocus", "--sync", window, "key", "r")
-        time.sleep(1.0)
+        assert _wait_for(lambda: _band_pixels(_screenshot(xvfb)) < 1000, 20), "r did not start the selection"
         _xdotool(xvfb, "mousemove", str(x + 330), str(y + 60), "mousedown", "1")
         for step in range(1, 11):
             _xdotool(xvfb, "mousemove", str(x + 330 + 29 * step), str(y + 60 + 40 * step))
         _xdotool(xvfb, "mouseup", "1")
-        time.sleep(0.5)
+        time.sleep(0.3)
         _xdotool(xvfb, "key", "Return")
-        time.sleep(1.0)
+        assert _wait_for(lambda: _band_pixels(_screenshot(xvfb)) > 5000, 20), "the selection did not end"
         _xdotool(xvfb, "windowfocus", "--sync", window, "key", "s")
         assert _wait_for(lambda: len(snapshots()) > count, 10), "no snapshot after the region was selected"
         selected = json.loads(snapshots()[-1].read_text())
-        assert selected["roi"] is not None and selected["roi"][0] >= 300
+        assert selected["roi"] is not None and selected["roi"][0] >= 300, selected["roi"]
         assert 0 < len(selected["digits"]) < 4 and all(d["box"][0] >= selected["roi"][0]
                                                        for d in selected["digits"])
 

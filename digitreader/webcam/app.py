@@ -23,7 +23,7 @@ import numpy as np
 
 from ..classify import Classifier
 from ..draw import annotate_image
-from ..errors import DigitReaderError, ExitCode
+from ..errors import DigitReaderError, ExitCode, OutputError
 from ..reader import DigitReader
 from ..result import Result
 from .capture import Frame, FrameSource, FrameTimeout
@@ -224,14 +224,22 @@ class WebcamSession:
 
         frame, result, picture = self.last
         folder = self.options.snapshot_dir
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
         stem = folder / f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{frame.index:06d}"
         paths = [stem.with_suffix(".png"), Path(f"{stem}.raw.png"), stem.with_suffix(".json")]
         write_image(paths[0], picture)
         write_image(paths[1], frame.image)
         record = {**self.record(frame, result), "stable": self.stability.current,
                   "min_confidence": self.reader.min_confidence, "image": paths[0].name, "raw_image": paths[1].name}
-        paths[2].write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        partial = paths[2].with_suffix(".json.part")  # written whole, then renamed: readers never see half
+        try:
+            partial.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            os.replace(partial, paths[2])
+        except OSError as exc:
+            raise OutputError(f"cannot write {paths[2]}: {exc.strerror or exc}") from None
         log.info("snapshot %s", paths[0])
         return paths
 
