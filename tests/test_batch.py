@@ -520,3 +520,24 @@ def test_a_killed_worker_process_is_reported_and_its_images_are_read_again(scans
     assert process.returncode == ExitCode.PARTIAL, err  # the corrupt file only
     assert b"a worker process died (killed by SIGKILL)" in err and b"1 worker processes died" in err
     same_results(records(out), uninterrupted)
+
+
+def test_progress_bar_is_drawn_when_stderr_is_a_terminal(tree, tmp_path):
+    pty = pytest.importorskip("pty", reason="needs a pseudo-terminal (POSIX)")
+    master, slave = pty.openpty()
+    out = tmp_path / "r.jsonl"
+    done = subprocess.run([sys.executable, "-m", "digitreader", "batch", str(tree), "--out", str(out), "-j", "0"],
+                          stdout=subprocess.DEVNULL, stderr=slave, timeout=300)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert done.returncode == ExitCode.OK
+    assert b"img/s" in shown and b"7/7" in shown and b"batch: 7 done" in shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -73,8 +74,13 @@ class Progress:
             from tqdm import tqdm
         except ImportError:
             return
-        self._bar = tqdm(total=None, unit="img", file=sys.stderr, dynamic_ncols=True, smoothing=0.1,
-                         desc="batch")
+        try:
+            sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+        except (OSError, ValueError, AttributeError):
+            sized = False
+        self._bar = tqdm(total=None, unit="img", file=sys.stderr, smoothing=0.1, desc="batch",
+                         dynamic_ncols=sized, ncols=None if sized else 100,  # a terminal without a size
+                         nrows=None if sized else 50)
         self._total: int | None = None
         if count is not None:
             threading.Thread(target=self._count, args=(count,), daemon=True).start()
