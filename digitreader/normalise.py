@@ -77,15 +77,24 @@ def _centre_of_mass_paste(small: np.ndarray) -> np.ndarray:
 
 
 def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, int, int, int]],
-                    members: list[list[int]]) -> np.ndarray:
-    """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out)."""
+                    members: list[list[int]], masks: list[np.ndarray | None] | None = None) -> np.ndarray:
+    """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out).
+
+    A box's own pixels are those of its components (``members``), or ``masks[n]`` (an (h, w) bool
+    array over the box) when given: a piece of a split component.
+    """
     crops = np.zeros((len(boxes), SIDE, SIDE), np.float32)
-    for n, ((x, y, w, h), ids) in enumerate(zip(boxes, members)):
+    masks = masks if masks is not None else [None] * len(boxes)
+    for n, ((x, y, w, h), ids, mask) in enumerate(zip(boxes, members, masks)):
         pad = max(2, int(0.06 * h))
         y0, y1 = max(0, y - pad), min(ink.shape[0], y + h + pad)
         x0, x1 = max(0, x - pad), min(ink.shape[1], x + w + pad)
         window = labels[y0:y1, x0:x1]
-        own = np.isin(window, ids).astype(np.uint8)
+        if mask is None:
+            own = np.isin(window, ids).astype(np.uint8)
+        else:
+            own = np.zeros(window.shape, np.uint8)
+            own[y - y0:y - y0 + h, x - x0:x - x0 + w] = mask
         others = ((window > 0) & (own == 0)).astype(np.uint8)
         # Keep the faint grey rim and stroke ends around this digit's mask, but not a neighbour's ink.
         reach = max(3, int(0.08 * h)) | 1

@@ -14,10 +14,27 @@ from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .normalise import crops_for_boxes
 from .paths import default_model_path
 from .result import Digit, Result
-from .segment import Segmentation, close_pairs, merge_pair, segment, union_box
+from .segment import Segmentation, close_pairs, merge_pair, reference_height, segment, stroke_width, union_box
+from .split import (
+    aspect_prior,
+    best_split,
+    candidate_cuts,
+    confidence_score,
+    cut_cost,
+    digit_width,
+    piece_mask,
+    pieces_to_try,
+    width_prior,
+)
 
 IMAGES_PER_BATCH = 32
 MERGE_CONFIDENCE_SLACK = 0.1
+SPLIT_WIDTH_RATIO = 1.45  # a box wider than this x the row's digit height may hold several digits
+SPLIT_DOUBT_WIDTH = 0.75  # ... and one this wide when the classifier is not sure of it
+SPLIT_DOUBT_CONFIDENCE = 0.99
+CUT_COST_WEIGHT = 0.3
+FRAGMENT_HEIGHT = 0.7  # a piece shorter than this x the row's digit height is not a whole digit
+SPLIT_COST = 0.15  # every cut must earn its keep
 
 
 @dataclass
@@ -65,6 +82,7 @@ class DigitReader:
         segmentations = [segment(image, self.polarity) for image in images]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
+        probabilities = self._split_touching_digits(segmentations, probabilities)
         return [self._result(path, seg, probs, image.shape)
                 for image, path, seg, probs in zip(images, paths, segmentations, probabilities)]
 
@@ -77,7 +95,35 @@ class DigitReader:
         return np.split(probabilities, np.cumsum(counts)[:-1])
 
     def _classify_all(self, segmentations: list[Segmentation]) -> list[np.ndarray]:
-        return self._classify([crops_for_boxes(s.ink, s.labels, s.boxes, s.members) for s in segmentations])
+        return self._classify([crops_for_boxes(s.ink, s.labels, s.boxes, s.members, s.masks) for s in segmentations])
+
+    def _split_touching_digits(self, segmentations: list[Segmentation],
+                               probabilities: list[np.ndarray]) -> list[np.ndarray]:
+        """Recognition-guided splitting: every wide (or wide-ish and doubtful) box gets candidate cuts;
+        all candidate pieces of all images are classified in one batched call, and each box keeps the
+        segmentation (possibly itself, whole) whose pieces are read most confidently and have
+        plausible digit widths."""
+        plans = [_split_plans(seg, probs) for seg, probs in zip(segmentations, probabilities)]
+        if not any(plans):
+            return probabilities
+        crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
+                                 [seg.members[plan.index] for plan in seg_plans for _ in plan.boxes],
+                                 [m for plan in seg_plans for m in plan.masks])
+                 for seg, seg_plans in zip(segmentations, plans)]
+        piece_probs = self._classify(crops)
+        out = []
+        for seg, probs, seg_plans, pp in zip(segmentations, probabilities, plans, piece_probs):
+            probs = list(probs)
+            start = np.cumsum([0] + [len(plan.boxes) for plan in seg_plans])
+            for plan, offset in sorted(zip(seg_plans, start), key=lambda t: -t[0].index):  # right to left
+                own = pp[offset:offset + len(plan.boxes)]
+                chosen = plan.choose(own, probs[plan.index])
+                if chosen is None:
+                    continue
+                seg.replace(plan.index, [plan.boxes[k] for k in chosen], [plan.masks[k] for k in chosen])
+                probs[plan.index:plan.index + 1] = [own[k] for k in chosen]
+            out.append(np.array(probs).reshape(-1, 10))
+        return out
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
                              probabilities: list[np.ndarray]) -> list[np.ndarray]:
@@ -133,3 +179,73 @@ class DigitReader:
         )
         return Result(path=path, digits=digits, model=self.classifier.name, min_confidence=self.min_confidence,
                       image_size=(int(shape[1]), int(shape[0])))
+
+
+@dataclass
+class _SplitPlan:
+    """Candidate pieces of one box: ``pairs[k]`` (cut positions) gives ``boxes[k]`` and ``masks[k]``."""
+
+    index: int
+    box: tuple[int, int, int, int]
+    n_cuts: int
+    height: float  # the row's digit height
+    cut_scores: list[float]  # per cut: a cheap cut (crossing under one stroke) is a bonus, a dear one a cost
+    pairs: list[tuple[int, int]]
+    boxes: list[tuple[int, int, int, int]]
+    masks: list[np.ndarray]
+
+    def _score(self, box: tuple[int, int, int, int], p: np.ndarray) -> float:
+        """Log-plausibility of one piece: the classifier's confidence, the piece's width against the
+        row's digit height, and its shape against the digit it is read as."""
+        score = confidence_score(float(p.max())) + width_prior(box[2], self.height)
+        score += aspect_prior(int(p.argmax()), box[2], max(box[3], FRAGMENT_HEIGHT * self.height))
+        if box[3] < FRAGMENT_HEIGHT * self.height:
+            score -= 4.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
+        return score
+
+    def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:
+        """Indices of the pieces of the best segmentation, or None when the box stays whole."""
+        scores = {(0, self.n_cuts + 1): self._score(self.box, whole)}
+        for pair, box, p in zip(self.pairs, self.boxes, piece_probs):
+            scores[pair] = self._score(box, p) + (self.cut_scores[pair[0] - 1] if pair[0] > 0 else 0.0)
+        path = best_split(self.n_cuts, scores)
+        if len(path) <= 2:
+            return None
+        lookup = {pair: k for k, pair in enumerate(self.pairs)}
+        return [lookup[(a, b)] for a, b in zip(path, path[1:])]
+
+
+def _split_plans(seg: Segmentation, probs: np.ndarray) -> list[_SplitPlan]:
+    """Candidate splits of the boxes of one page that may hold several touching digits."""
+    if not seg.boxes:
+        return []
+    ref = reference_height(seg.boxes)
+    width = digit_width(seg.boxes, ref)
+    stroke = 0.0
+    plans = []
+    for index, (box, p) in enumerate(zip(seg.boxes, probs)):
+        x, y, w, h = box
+        wide = w > SPLIT_WIDTH_RATIO * ref
+        doubtful = w > SPLIT_DOUBT_WIDTH * ref and float(p.max()) < SPLIT_DOUBT_CONFIDENCE
+        if not (wide or doubtful) or h < 0.6 * ref:
+            continue
+        stroke = stroke or max(1.0, stroke_width(seg.mask))
+        mask = seg.box_mask(index)
+        cuts = candidate_cuts(mask, width, stroke)
+        if not cuts:
+            continue
+        cut_scores = [CUT_COST_WEIGHT * (1.0 - cut_cost(mask, c, stroke)) - SPLIT_COST for c in cuts]
+        edges: list[np.ndarray | None] = [None, *cuts, None]
+        pairs, boxes, masks = [], [], []
+        for i, j in pieces_to_try(cuts):
+            piece = piece_mask(mask, edges[i], edges[j])
+            ys, xs = np.nonzero(piece)
+            if not len(ys):
+                continue
+            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+            pairs.append((i, j))
+            boxes.append((x + int(x0), y + int(y0), int(x1 - x0), int(y1 - y0)))
+            masks.append(piece[y0:y1, x0:x1])
+        if pairs:
+            plans.append(_SplitPlan(index, box, len(cuts), ref, cut_scores, pairs, boxes, masks))
+    return plans

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .formlines import remove_lines, stroke_width
 from .imageio import to_grey
+
+__all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remove_lines", "segment", "stroke_width"]
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 MIN_INK_CONTRAST = 0.18  # flattened ink below this is paper texture, not writing
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
-LINE_LENGTH_RATIO = 0.9  # printed rules are at least this many digit heights long
 
 
 @dataclass
@@ -32,6 +34,27 @@ class Segmentation:
     labels: np.ndarray  # int32 connected-component labels of ``mask``
     members: list[list[int]] = field(default_factory=list)  # component labels of each box
     polarity: str = "dark"
+    masks: list[np.ndarray | None] = field(default_factory=list)  # explicit (h, w) bool pixels of a box, or None
+    marks: list[tuple[Box, list[int]]] = field(default_factory=list)  # small non-digit marks set aside
+
+    def __post_init__(self) -> None:
+        if len(self.masks) != len(self.boxes):
+            self.masks = [None] * len(self.boxes)
+
+    def box_mask(self, index: int) -> np.ndarray:
+        """(h, w) bool: the pixels of box ``index`` (its explicit mask, or its components' pixels)."""
+        if self.masks[index] is not None:
+            return self.masks[index]
+        x, y, w, h = self.boxes[index]
+        return np.isin(self.labels[y:y + h, x:x + w], self.members[index])
+
+    def replace(self, index: int, boxes: list[Box], masks: list[np.ndarray]) -> None:
+        """Put several boxes (pieces of box ``index``, left to right) in its place, same row."""
+        line, ids = self.lines[index], self.members[index]
+        self.boxes[index:index + 1] = boxes
+        self.lines[index:index + 1] = [line] * len(boxes)
+        self.members[index:index + 1] = [list(ids) for _ in boxes]
+        self.masks[index:index + 1] = masks
 
 
 def detect_polarity(grey: np.ndarray) -> str:
@@ -78,59 +101,6 @@ def binarise(ink: np.ndarray) -> np.ndarray:
     return np.where(ink8 > threshold, 255, 0).astype(np.uint8)
 
 
-def stroke_width(mask: np.ndarray) -> float:
-    """Typical stroke width of binary ink: 2 x area / perimeter."""
-    contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    perimeter = sum(cv2.arcLength(c, True) for c in contours)
-    return 2.0 * float((mask > 0).sum()) / perimeter if perimeter else 0.0
-
-
-def remove_lines(mask: np.ndarray) -> np.ndarray:
-    """Remove printed ruled lines and box borders: long straight runs thinner than the handwriting.
-
-    A candidate is a connected piece of the mask's long horizontal (or vertical) runs; it is a
-    printed line when its mean thickness (area / length) is under 0.75 x the handwriting's stroke
-    width (measured without the long runs) and the ink around it is that thin too (distance
-    transform, maximum nearby), so runs inside or along slanted strokes stay.
-    """
-    h, w = mask.shape
-    if not mask.any():
-        return mask
-    # A printed rule is long relative to the writing, not only to the page: never shorter than
-    # LINE_LENGTH_RATIO x the digit height, so a 7's or 5's bar is not taken for one.
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    digit_height = _reference_height([(tuple(stats[i, :4]), []) for i in range(1, count) if stats[i, 4] >= 4])
-    horizontal_length = max(25, w // 8, int(LINE_LENGTH_RATIO * digit_height))
-    candidates = []
-    for horizontal, length in ((True, horizontal_length), (False, max(25, h // 3))):
-        if length >= (w if horizontal else h):
-            continue
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if horizontal else (1, length))
-        candidates.append((horizontal, length, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)))
-    if not any(runs.any() for _, _, runs in candidates):
-        return mask
-    without_runs = mask.copy()
-    for _, _, runs in candidates:
-        without_runs = cv2.subtract(without_runs, runs)
-    thin = max(2.5, 0.75 * max(stroke_width(mask), stroke_width(without_runs)))
-    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    reach = int(2 * thin) | 1
-    depth = cv2.dilate(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
-    lines = np.zeros_like(mask)
-    for horizontal, length, runs in candidates:
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
-        for i in range(1, count):
-            extent = stats[i, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
-            if extent < length or stats[i, cv2.CC_STAT_AREA] / extent > thin:
-                continue
-            piece = labels == i
-            if np.median(depth[piece]) <= max(1.5, thin / 2 + 0.5):
-                lines[piece] = 255
-    if not lines.any():
-        return mask
-    return cv2.subtract(mask, cv2.dilate(lines, np.ones((3, 3), np.uint8)))
-
-
 def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True) -> Segmentation:
     """Find digit boxes in reading order in a grey or BGR uint8 image."""
     grey = to_grey(image)
@@ -167,6 +137,11 @@ def union_box(a: Box, b: Box) -> Box:
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
     return max(0, min(a1, b1) - max(a0, b0))
+
+
+def reference_height(boxes: list[Box]) -> float:
+    """The page's digit height: the median height of the boxes at least half as tall as the tallest."""
+    return _reference_height([(b, []) for b in boxes])
 
 
 def _reference_height(groups: list[Group]) -> float:
@@ -264,6 +239,13 @@ def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
 
 def merge_pair(seg: Segmentation, a: int, b: int) -> None:
     """Make boxes ``a`` and ``b`` (neighbours in one row) a single digit, in place."""
-    seg.boxes[a] = union_box(seg.boxes[a], seg.boxes[b])
+    union = union_box(seg.boxes[a], seg.boxes[b])
+    if seg.masks[a] is not None or seg.masks[b] is not None:
+        mask = np.zeros((union[3], union[2]), bool)
+        for k in (a, b):
+            x, y, w, h = seg.boxes[k]
+            mask[y - union[1]:y - union[1] + h, x - union[0]:x - union[0] + w] |= seg.box_mask(k)
+        seg.masks[a] = mask
+    seg.boxes[a] = union
     seg.members[a] = seg.members[a] + seg.members[b]
-    del seg.boxes[b], seg.lines[b], seg.members[b]
+    del seg.boxes[b], seg.lines[b], seg.members[b], seg.masks[b]

@@ -9,7 +9,8 @@ from digitreader.result import Result
 def test_read_array_uses_one_batched_call(fake_classifier):
     page, truth = draw_number("1234567")
     result = DigitReader(fake_classifier).read(page, path="p.png")
-    assert fake_classifier.calls == [7]
+    # one call for the digits; at most one more each for merge and split candidates, never one per candidate
+    assert fake_classifier.calls[0] == 7 and len(fake_classifier.calls) <= 3
     assert result.lines == ["0123456"]  # the fake predicts each crop's index: reading order is kept
     assert [d.box for d in result.digits] and result.model == "fake"
 
@@ -17,7 +18,7 @@ def test_read_array_uses_one_batched_call(fake_classifier):
 def test_read_many_batches_across_images(fake_classifier):
     pages = [draw_number(t)[0] for t in ("12", "345", "6")]
     results = DigitReader(fake_classifier).read_many(pages, ["a", "b", "c"])
-    assert fake_classifier.calls == [6]
+    assert fake_classifier.calls[0] == 6 and len(fake_classifier.calls) <= 3
     assert [r.lines for r in results] == [["01"], ["234"], ["5"]]
 
 
@@ -58,7 +59,7 @@ class ScriptedClassifier:
         self.confidences = list(confidences)
 
     def predict_proba(self, crops):
-        conf = self.confidences.pop(0)
+        conf = self.confidences.pop(0) if len(self.confidences) > 1 else self.confidences[0]
         probs = np.full((len(crops), 10), (1 - conf) / 9, np.float32)
         probs[:, 0] = conf
         return probs

@@ -1,0 +1,177 @@
+"""Printed ruled lines and box borders: find them by morphology and remove them, keeping the digits.
+
+Plain functions on a binary mask (uint8, 255 = ink). A printed line is a straight horizontal or
+vertical run that is thinner than the handwriting and not buried in a thick stroke. It must also be
+long (at least ``LINE_LENGTH_RATIO`` digit heights), or, when it is shorter (the top of one box of
+a form, the side of a cell, a comb tick), be part of a printed structure: in line with another such
+run, or meeting a perpendicular one at a corner. A 7's or 5's thin bar is neither, so it stays.
+Where a stroke of a digit crosses a removed line, the stroke is bridged again (a closing across
+the line), so a digit written over a rule comes out whole.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LINE_LENGTH_RATIO = 1.5  # a lone printed rule is at least this many digit heights long
+SIDE_LENGTH_RATIO = 1.1  # the side of a box is taller than the writing (and meets the box's top or bottom)
+SHORT_LINE_RATIO = 0.4  # a supported piece of a printed structure is at least this many
+STRICT_THINNESS = 0.75  # a lone long line is thinner than this x the handwriting's stroke width
+STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no thicker than this
+Piece = tuple[bool, int, int, int, int, float, np.ndarray]  # horizontal, x, y, w, h, thickness, pixels
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width of binary ink: 2 x area / perimeter."""
+    contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float((mask > 0).sum()) / perimeter if perimeter else 0.0
+
+
+def digit_height(mask: np.ndarray) -> float:
+    """Median height of the mask's components at least half as tall as the tallest (the writing)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    heights = np.array([stats[i, cv2.CC_STAT_HEIGHT] for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 4],
+                       float)
+    if not len(heights):
+        return 0.0
+    return float(np.median(heights[heights >= 0.5 * heights.max()]))
+
+
+def _runs(mask: np.ndarray, horizontal: bool, length: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if horizontal else (1, length))
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+
+
+def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[Piece], float]:
+    """Straight runs at least ``short`` px long, no thicker than ``loose`` x the handwriting's
+    stroke width and not buried in thicker ink; and the stroke width they were judged against."""
+    h, w = mask.shape
+    short = max(12, short)
+    runs = [(horizontal, _runs(mask, horizontal, short)) for horizontal in (True, False)
+            if short < (w if horizontal else h)]
+    if not any(r.any() for _, r in runs):
+        return [], 0.0
+    without_runs = mask.copy()
+    for _, r in runs:
+        without_runs = cv2.subtract(without_runs, r)
+    thin = max(2.5, loose * max(stroke_width(mask), stroke_width(without_runs)))
+    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    reach = int(2 * thin) | 1
+    depth = cv2.dilate(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    pieces: list[Piece] = []
+    for horizontal, r in runs:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(r, connectivity=8)
+        for i in range(1, count):
+            x, y, pw, ph, _ = (int(v) for v in stats[i])
+            pixels = labels == i
+            across = pixels[y:y + ph, x:x + pw].sum(axis=0 if horizontal else 1)
+            thickness = float(np.median(across))  # robust to strokes that run along the line for a while
+            if thickness > thin:
+                continue
+            if not _straight(pixels[y:y + ph, x:x + pw], horizontal, thickness, across):
+                continue
+            if np.median(depth[pixels]) <= max(1.5, thin / 2 + 0.5):
+                pieces.append((horizontal, x, y, pw, ph, thickness, pixels))
+    return pieces, thin
+
+
+def _straight(pixels: np.ndarray, horizontal: bool, thickness: float, across: np.ndarray) -> bool:
+    """A ruled line keeps to one band of rows (columns) and one thickness; strokes of digits that touch
+    it may add a little, a curved stroke's lens-shaped run does not qualify."""
+    profile = pixels.sum(axis=1 if horizontal else 0).astype(np.float64)
+    band = int(thickness) + 2
+    in_band = np.convolve(profile, np.ones(band), mode="valid").max() if len(profile) > band else profile.sum()
+    uniform = np.mean(np.abs(across - thickness) <= 1)
+    return in_band >= 0.85 * profile.sum() and uniform >= 0.6
+
+
+def _corner(a: Piece, b: Piece) -> bool:
+    """A horizontal and a vertical piece whose ends (or an end and a side) meet."""
+    if a[0] == b[0]:
+        return False
+    hz, vt = (a, b) if a[0] else (b, a)
+    tolerance = 3 + max(a[5], b[5])
+    x_hit = hz[1] - tolerance <= vt[1] + vt[3] / 2 <= hz[1] + hz[3] + tolerance
+    y_hit = vt[2] - tolerance <= hz[2] + hz[4] / 2 <= vt[2] + vt[4] + tolerance
+    at_end = (abs(vt[2] - hz[2]) <= tolerance or abs(vt[2] + vt[4] - hz[2] - hz[4]) <= tolerance
+              or abs(hz[1] - vt[1]) <= tolerance or abs(hz[1] + hz[3] - vt[1] - vt[3]) <= tolerance)
+    return x_hit and y_hit and at_end
+
+
+def printed_lines(mask: np.ndarray) -> np.ndarray:
+    """uint8 mask (255) of the printed lines in an ink mask (see the module's rules)."""
+    lines = np.zeros_like(mask)
+    ref = _writing_height(mask)
+    if ref <= 0:
+        return lines
+    pieces, thin = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=STRUCTURE_THINNESS)
+    strict = STRICT_THINNESS / STRUCTURE_THINNESS * thin
+    accepted = [False] * len(pieces)
+    for k, (horizontal, _, _, pw, ph, thickness, _) in enumerate(pieces):
+        extent = pw if horizontal else ph
+        if extent >= LINE_LENGTH_RATIO * ref and thickness <= strict:  # longer than any stroke of a digit
+            accepted[k] = True
+        elif not horizontal and ph >= SIDE_LENGTH_RATIO * ref:  # taller than the writing and meets a horizontal
+            accepted[k] = any(_corner(pieces[k], other) for other in pieces)
+    for k, piece in enumerate(pieces):  # short pieces of a structure: tops of boxes, comb ticks
+        if not accepted[k] and any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
+            accepted[k] = True
+    for piece, keep in zip(pieces, accepted):
+        if keep:
+            lines[piece[6]] = 255
+    return lines
+
+
+def _writing_height(mask: np.ndarray) -> float:
+    """The digit height, measured on the mask without its straight thin runs (box borders and rules
+    would otherwise make the writing look as tall as the form)."""
+    first = digit_height(mask)
+    if first <= 0:
+        return 0.0
+    pieces, thin = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=STRUCTURE_THINNESS)
+    pieces = [p for p in pieces if p[5] <= STRICT_THINNESS / STRUCTURE_THINNESS * thin + 1]
+    if not pieces:
+        return first
+    rest = mask.copy()
+    for piece in pieces:
+        rest[cv2.dilate(piece[6].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 0
+    second = digit_height(rest)
+    if second <= 0:
+        return first
+    # Use the second estimate only when the runs really form a printed structure: a line much longer
+    # than the writing, or the corners of boxes. Otherwise the runs were strokes of the digits.
+    longest = max(max(p[3], p[4]) for p in pieces)
+    corners = sum(_corner(a, b) for i, a in enumerate(pieces) for b in pieces[i + 1:])
+    return second if longest >= LINE_LENGTH_RATIO * second or corners >= 4 else first
+
+
+def remove_lines(mask: np.ndarray) -> np.ndarray:
+    """The ink mask without printed lines; digit strokes that crossed a line are bridged again."""
+    if not mask.any():
+        return mask
+    lines = printed_lines(mask)
+    return _bridge(mask, lines) if lines.any() else mask
+
+
+def _bridge(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Remove ``lines`` (and their anti-aliased rim) from ``mask``, then close the gaps they leave
+    in strokes that cross them: across horizontal lines vertically, across vertical ones sideways."""
+    band = cv2.dilate(lines, np.ones((3, 3), np.uint8))
+    rest = cv2.subtract(mask, band)
+    horizontal = _runs(lines, True, 9)
+    vertical = cv2.subtract(lines, horizontal)
+    out = rest.copy()
+    for part, kernel_shape in ((horizontal, (1, 0)), (vertical, (0, 1))):
+        if not part.any():
+            continue
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
+        thickness = int(np.ceil(max(stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2], stats[i, 3])
+                                    for i in range(1, count))))
+        span = thickness + 5
+        size = (1, span) if kernel_shape == (1, 0) else (span, 1)
+        closed = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+        zone = cv2.dilate(part, np.ones((3, 3), np.uint8))
+        out = cv2.bitwise_or(out, cv2.bitwise_and(closed, zone))
+    return out
