@@ -101,8 +101,12 @@ def link_subset(paths: list[Path], folder: Path) -> Path:
     return folder
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float, float, str]:
-    """(wall seconds, peak RSS of the process tree in MiB, peak RSS of the main process, stderr)."""
+def run_measured(cmd: list[str]) -> tuple[float, float, float, str, float]:
+    """(wall seconds, peak RSS of the process tree in MiB, peak RSS of the main process, stderr, CPU seconds
+    of the whole tree: user + system of the batch and its workers)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         import psutil
     except ImportError:
@@ -125,7 +129,9 @@ def run_measured(cmd: list[str]) -> tuple[float, float, float, str]:
     wall = time.perf_counter() - started
     if process.returncode not in (0, 10):
         raise SystemExit(f"batch failed ({process.returncode}): {err[-2000:]}")
-    return wall, peak_tree, peak_main, err
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak_tree, peak_main, err, cpu
 
 
 def batch_cmd(folder: Path, out: Path, jobs: int) -> list[str]:
@@ -139,17 +145,23 @@ def accuracy(records: list[dict], truth: dict[str, str], data: Path) -> float:
     return right / max(1, len(records))
 
 
-def tesseract_run(paths: list[Path], jobs: int, binary: str) -> tuple[float, list[str]]:
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+def tesseract_run(paths: list[Path], jobs: int, binary: str) -> tuple[float, list[str], float]:
+    """(wall seconds, digits read per file, CPU seconds of all tesseract processes)."""
+    import resource
 
-    def one(path: Path) -> str:
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def one(path: Path) -> str:  # one process per image, as scripts call it
         out = subprocess.run([binary, str(path), "-", *TESSERACT_ARGS], capture_output=True, text=True, env=env)
         return "".join(ch for ch in out.stdout if ch.isdigit())
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         texts = list(pool.map(one, paths))
-    return time.perf_counter() - started, texts
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - started, texts, cpu
 
 
 def main() -> int:
@@ -178,34 +190,37 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "digitreader", "batch", str(paths[0]), "--out", str(tmp / "warm.jsonl"),
                         "-j", "0", "--no-progress"], capture_output=True)
         out = tmp / "results.jsonl"
-        wall, peak, peak_main, err = run_measured(batch_cmd(subset, out, args.jobs))
+        wall, peak, peak_main, err, cpu = run_measured(batch_cmd(subset, out, args.jobs))
         records = [json.loads(line) for line in out.read_text().splitlines()]
         report["digitreader"] = {
             "files": args.files, "seconds": round(wall, 2), "images_per_s": round(args.files / wall, 1),
+            "cpu_seconds": round(cpu, 2), "images_per_cpu_second": round(args.files / cpu, 1),
             "summary": err.strip().splitlines()[-1], "accuracy": round(accuracy(records, truth, args.data), 4),
             "peak_rss_mib": round(peak, 1)}
         print(f"digitreader batch -j {args.jobs}: {args.files} files in {wall:.1f} s = {args.files / wall:.1f} "
-              f"images/s (start-up included); {report['digitreader']['summary']}", file=sys.stderr)
+              f"images/s (start-up included), {args.files / cpu:.1f} images per CPU-second; "
+              f"{report['digitreader']['summary']}", file=sys.stderr)
 
         binary = None if args.no_tesseract else shutil.which("tesseract")
         if binary is None:
             print("tesseract not found: install it with `apt-get install tesseract-ocr` (Debian/Ubuntu) or "
                   "`brew install tesseract`; reporting digitreader alone", file=sys.stderr)
         else:
-            seconds, texts = tesseract_run(paths[:args.files], args.jobs, binary)
+            seconds, texts, cpu = tesseract_run(paths[:args.files], args.jobs, binary)
             names = [Path(p).name for p in paths[:args.files]]
             by_name = {Path(rel).name: text for rel, text in truth.items()}
             right = sum(by_name[n] == t for n, t in zip(names, texts))
             report["tesseract"] = {"files": args.files, "seconds": round(seconds, 2),
                                    "images_per_s": round(args.files / seconds, 1),
+                                   "cpu_seconds": round(cpu, 2), "images_per_cpu_second": round(args.files / cpu, 1),
                                    "accuracy": round(right / args.files, 4), "parallel": args.jobs}
             print(f"tesseract x{args.jobs} processes: {args.files} files in {seconds:.1f} s = "
-                  f"{args.files / seconds:.1f} images/s", file=sys.stderr)
+                  f"{args.files / seconds:.1f} images/s, {args.files / cpu:.1f} images per CPU-second", file=sys.stderr)
 
         report["memory"] = []
         for count in memory_counts:
             folder = link_subset(paths[:count], tmp / f"memory{count}")
-            wall, peak, peak_main, err = run_measured(batch_cmd(folder, tmp / f"memory{count}.jsonl", args.jobs))
+            wall, peak, peak_main, err, _ = run_measured(batch_cmd(folder, tmp / f"memory{count}.jsonl", args.jobs))
             row = {"files": count, "seconds": round(wall, 1), "images_per_s": round(count / wall, 1),
                    "peak_rss_mib_all_processes": round(peak, 1), "peak_rss_mib_main": round(peak_main, 1)}
             report["memory"].append(row)
