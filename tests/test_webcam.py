@@ -3,11 +3,13 @@ real window under Xvfb. Videos are written here from drawn numbers and a committ
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import os
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -405,6 +407,50 @@ def test_a_stream_that_never_sends_a_frame_times_out(tmp_path):
         assert time.monotonic() - start < 50
     finally:
         server.close()
+
+
+class _MjpegStream(http.server.BaseHTTPRequestHandler):
+    """An IP-camera-like MJPEG stream over HTTP: '42' at 30 fps until ``stop`` is set (at most 60 s), then the
+    camera goes away."""
+
+    frame = b""
+    stop = threading.Event()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        for _ in range(30 * 60):
+            if self.stop.is_set():
+                break
+            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                             % (len(self.frame), self.frame))
+            time.sleep(1 / 30)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_live_stream_is_read_and_its_end_is_reported_as_a_dropped_source():
+    _MjpegStream.frame = cv2.imencode(".jpg", video_frame("42", np.random.default_rng(1)))[1].tobytes()
+    _MjpegStream.stop.clear()
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _MjpegStream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
+    proc = subprocess.Popen([sys.executable, "-m", "digitreader", "webcam", "--source", url, "--no-display",
+                             "-f", "text", "--timeout", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()  # the stable reading, while the stream still runs
+        _MjpegStream.stop.set()  # the camera goes away
+        rest, errors = proc.communicate(timeout=60)
+    finally:
+        _MjpegStream.stop.set()
+        server.shutdown()
+        server.server_close()
+        if proc.poll() is None:
+            proc.kill()
+    assert first.strip() == "42" and rest.strip() == "", errors
+    assert proc.returncode == ExitCode.CAMERA and "ended or dropped" in errors and "Traceback" not in errors
 
 
 def test_the_window_needs_a_display(video):
