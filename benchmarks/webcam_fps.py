@@ -1,7 +1,10 @@
 """Webcam / video speed (issue 6): frames per second processed headless at 640x480 on a video file, and
 frame-to-overlay latency on a live-like source (a thread delivering frames at a fixed rate, like a camera).
 
-    python benchmarks/webcam_fps.py [--frames 300] [--live-fps 30] [--model output/mnist_cnn.keras]
+    python benchmarks/webcam_fps.py [--frames 300] [--live-fps 30] [--model output/mnist_cnn.keras] [--display]
+
+Latency is from the moment the capture thread has a frame to the overlay drawn (headless) or handed to the
+window (--display: imshow + waitKey included).
 
 CPU milliseconds per frame (process time, all threads) are printed beside the wall-clock rates: on a
 shared machine they say what a quiet one would do better than frames/s do.
@@ -104,8 +107,8 @@ class LiveCapture:
 
 
 def run_session(reader: DigitReader, source: FrameSource, frames: int, record: Path | None = None,
-                workers: int | None = None) -> dict:
-    options = WebcamOptions(display=False, stability=StabilityConfig("consecutive", 3), record=record,
+                workers: int | None = None, display: bool = False) -> dict:
+    options = WebcamOptions(display=display, stability=StabilityConfig("consecutive", 3), record=record,
                             max_frames=frames, workers=workers)
     session = WebcamSession(reader, source, options, out=io.StringIO())
     start, cpu = time.monotonic(), time.process_time()
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300, help="frames per measurement (default 300)")
     parser.add_argument("--live-fps", type=float, default=30.0, help="rate of the live-like source")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped CNN")
+    parser.add_argument("--display", action="store_true",
+                        help="also run the live-like source with the window (needs $DISPLAY, e.g. Xvfb)")
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench-data" / "webcam")
     args = parser.parse_args(argv)
 
@@ -151,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                              record=args.out_dir / "annotated.mp4")
     live = FrameSource(lambda: LiveCapture(frames, args.live_fps), live=True, name="live-like", timeout=10)
     live_run = run_session(reader, live, args.frames)
+    if args.display:
+        live = FrameSource(lambda: LiveCapture(frames, args.live_fps), live=True, name="live-like", timeout=10)
+        window_run = run_session(reader, live, args.frames, display=True)
 
     report = {
         "classifier": f"{reader.classifier.name} ({type(reader.classifier).__name__})",
@@ -159,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "read_cpu_ms_per_frame": round(read_cpu_ms, 1),
         "file_headless": file_run, "file_headless_one_worker": file_one, "file_headless_record_mp4": record_run,
         f"live_{args.live_fps:g}fps": live_run,
+        **({f"live_{args.live_fps:g}fps_window": window_run} if args.display else {}),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
                    f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}",
     }

@@ -111,8 +111,8 @@ class FpsMeter:
 
 
 class WebcamSession:
-    """One run over one source. :meth:`run` returns the exit code; per-frame latencies (capture to overlay
-    drawn, seconds) are kept in ``latencies`` for the benchmark."""
+    """One run over one source. :meth:`run` returns the exit code; per-frame latencies (seconds from capture to
+    the overlay drawn, or shown when there is a window) are kept in ``latencies`` for the benchmark."""
 
     def __init__(self, reader: DigitReader, source: FrameSource, options: WebcamOptions,
                  out: TextIO | None = None) -> None:
@@ -322,6 +322,7 @@ class WebcamSession:
                     if self.window is not None:
                         self.window.show(picture)
                         self.on_key(self.window.poll())
+                        self.latencies[-1] = time.monotonic() - frame.captured  # up to the overlay on screen
                         if self.paused:
                             self._hold("paused")
                         if not self.window.visible():
