@@ -67,14 +67,15 @@ def read_cmd(ctx: click.Context, images: tuple[str, ...], verbose: int, quiet: b
 
 
 def _read_command(images: list[str], model: Path | None, cache_dir: Path | None, fmt: str, polarity: str,
-                  min_confidence: float, annotate: Path | None, show: bool, max_pixels: int) -> int:
+                  min_confidence: float, annotate: Path | None, show: bool, max_pixels: int,
+                  charset: str = "digits", debug_dir: Path | None = None) -> int:
     from .draw import annotate_image
     from .imageio import write_image
     from .reader import DigitReader
     from .result import to_csv, to_json_lines, to_text
 
     reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
-                         max_pixels=max_pixels, quick_start=len(images) == 1)
+                         max_pixels=max_pixels, quick_start=len(images) == 1, charset=charset, debug_dir=debug_dir)
     several = len(images) > 1
     if several and annotate is not None:
         try:

@@ -13,6 +13,7 @@ from .imagesize import DEFAULT_MAX_PIXELS
 
 FORMATS = ("text", "json", "csv")
 POLARITIES = ("auto", "dark", "light")
+CHARSETS = ("digits", "decimal")  # as digitreader.result.CHARSETS (not imported: keeps --help cheap)
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:
@@ -51,6 +52,11 @@ def reading_options(func: Callable) -> Callable:
         click.option("--max-pixels", type=click.IntRange(1), default=DEFAULT_MAX_PIXELS, show_default=True,
                      metavar="N", help="Refuse images whose header declares more than N pixels, before decoding "
                                        "them (decompression bombs)."),
+        click.option("--charset", type=click.Choice(CHARSETS), default="digits", show_default=True,
+                     help="decimal: also report the separators . , - written in amounts (text, and 'marks' in JSON)."),
+        click.option("--debug-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+                     help="Write the binarised image, the boxes before and after merging/splitting and every "
+                          "28x28 crop with its prediction to DIR."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -11,9 +11,10 @@ import numpy as np
 from .classify import Classifier, load_classifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
+from .marks import place_marks
 from .normalise import crops_for_boxes
 from .paths import default_model_path
-from .result import Digit, Result
+from .result import CHARSETS, Digit, Mark, Result
 from .segment import Segmentation, close_pairs, merge_pair, reference_height, segment, stroke_width, union_box
 from .split import (
     aspect_prior,
@@ -34,7 +35,7 @@ SPLIT_DOUBT_WIDTH = 0.75  # ... and one this wide when the classifier is not sur
 SPLIT_DOUBT_CONFIDENCE = 0.99
 CUT_COST_WEIGHT = 0.3
 FRAGMENT_HEIGHT = 0.7  # a piece shorter than this x the row's digit height is not a whole digit
-SPLIT_COST = 0.15  # every cut must earn its keep
+SPLIT_COST = 0.6  # every cut must earn its keep
 
 
 @dataclass
@@ -57,7 +58,7 @@ class DigitReader:
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
                  min_confidence: float = 0.0, cache_dir: str | Path | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS, backend: str | None = None,
-                 quick_start: bool = False) -> None:
+                 quick_start: bool = False, charset: str = "digits", debug_dir: str | Path | None = None) -> None:
         if model is None or isinstance(model, (str, Path)):
             self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir,
                                                           backend=backend, quick_start=quick_start)
@@ -68,6 +69,10 @@ class DigitReader:
         self.polarity = polarity
         self.min_confidence = float(min_confidence)
         self.max_pixels = int(max_pixels)  # images declaring more are refused before decoding
+        if charset not in CHARSETS:
+            raise ValueError(f"charset must be one of {', '.join(CHARSETS)}")
+        self.charset = charset  # "decimal": also report the separators . , - where they are written
+        self.debug_dir = Path(debug_dir) if debug_dir is not None else None
 
     def read(self, image: np.ndarray | str | Path, path: str | None = None) -> Result:
         """Read one image (an array, or a path to decode). Raises DigitReaderError for bad files."""
@@ -80,11 +85,25 @@ class DigitReader:
         """Read several decoded images with one batched classifier call for all their digits."""
         paths = paths or [f"<array {i}>" for i in range(len(images))]
         segmentations = [segment(image, self.polarity) for image in images]
+        segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
         probabilities = self._split_touching_digits(segmentations, probabilities)
+        if self.debug_dir is not None:
+            self._write_debug(images, paths, segmentations, segmented, probabilities)
         return [self._result(path, seg, probs, image.shape)
                 for image, path, seg, probs in zip(images, paths, segmentations, probabilities)]
+
+    def _write_debug(self, images: list[np.ndarray], paths: list[str], segmentations: list[Segmentation],
+                     segmented: list[list], probabilities: list[np.ndarray]) -> None:
+        """``debug_dir``: binarised image, boxes before and after merge/split, every final 28x28 crop."""
+        from .debug import debug_stem, write_debug
+
+        for image, path, seg, before, probs in zip(images, paths, segmentations, segmented, probabilities):
+            self._debug_count = getattr(self, "_debug_count", 0) + 1
+            crops = crops_for_boxes(seg.ink, seg.labels, seg.boxes, seg.members, seg.masks)
+            write_debug(self.debug_dir, debug_stem(path, self._debug_count), image, seg.mask, before, seg.boxes,
+                        seg.lines, crops, probs)
 
     def _classify(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """One batched classifier call for several images' crops; per-image probabilities back."""
@@ -177,8 +196,12 @@ class DigitReader:
             Digit(value=int(p.argmax()), confidence=float(p.max()), box=box, line=line)
             for box, line, p in zip(seg.boxes, seg.lines, probabilities)
         )
+        marks: tuple[Mark, ...] = ()
+        if self.charset == "decimal":
+            placed = place_marks([box for box, _ in seg.marks], seg.boxes, seg.lines)
+            marks = tuple(Mark(char, box, line) for char, box, line in sorted(placed, key=lambda m: (m[2], m[1][0])))
         return Result(path=path, digits=digits, model=self.classifier.name, min_confidence=self.min_confidence,
-                      image_size=(int(shape[1]), int(shape[0])))
+                      image_size=(int(shape[1]), int(shape[0])), marks=marks, charset=self.charset)
 
 
 @dataclass
@@ -200,7 +223,7 @@ class _SplitPlan:
         score = confidence_score(float(p.max())) + width_prior(box[2], self.height)
         score += aspect_prior(int(p.argmax()), box[2], max(box[3], FRAGMENT_HEIGHT * self.height))
         if box[3] < FRAGMENT_HEIGHT * self.height:
-            score -= 4.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
+            score -= 6.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
         return score
 
     def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:

@@ -2,7 +2,9 @@
 
 JSON schema (stable, see README "JSON schema"):
 ``{"path": str, "text": str, "lines": [str], "digits": [{"value": int, "confidence": float,
-"box": [x, y, w, h], "line": int}], "model": str, "error": null | str}``
+"box": [x, y, w, h], "line": int}], "model": str, "error": null | str}``; read with
+``charset="decimal"``, a record also has ``"marks": [{"char": "." | "," | "-", "box": [x, y, w, h],
+"line": int}]`` and its text and lines include those characters where they are written.
 """
 
 from __future__ import annotations
@@ -32,6 +34,21 @@ class Digit:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A separator read with ``charset="decimal"``: ``.``, ``,`` or ``-``, its box and row index."""
+
+    char: str
+    box: tuple[int, int, int, int]
+    line: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"char": self.char, "box": list(self.box), "line": self.line}
+
+
+CHARSETS = ("digits", "decimal")
+
+
+@dataclass(frozen=True)
 class Result:
     """What digitreader read from one image (or why it could not)."""
 
@@ -41,6 +58,8 @@ class Result:
     error: str | None = None
     min_confidence: float = 0.0
     image_size: tuple[int, int] | None = field(default=None, compare=False)  # (width, height)
+    marks: tuple[Mark, ...] = ()
+    charset: str = "digits"
 
     @property
     def ok(self) -> bool:
@@ -49,19 +68,28 @@ class Result:
     @property
     def lines(self) -> list[str]:
         """One string per row of digits, top to bottom; digits below ``min_confidence`` are ``?``."""
-        rows: dict[int, list[str]] = {}
+        rows: dict[int, list[tuple[float, str]]] = {}
         for digit in self.digits:
             char = str(digit.value) if digit.confidence >= self.min_confidence else UNSURE
-            rows.setdefault(digit.line, []).append(char)
-        return ["".join(rows[k]) for k in sorted(rows)]
+            rows.setdefault(digit.line, []).append((len(rows.get(digit.line, [])), char))
+        if self.marks:  # separators go between the digits by the x of their centres
+            for line, row in rows.items():
+                centres = [d.box[0] + d.box[2] / 2 for d in self.digits if d.line == line]
+                row[:] = [(x, c) for x, (_, c) in zip(centres, row)]
+            for mark in self.marks:
+                rows.setdefault(mark.line, []).append((mark.box[0] + mark.box[2] / 2, mark.char))
+        return ["".join(c for _, c in sorted(rows[k], key=lambda t: t[0])) for k in sorted(rows)]
 
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "text": self.text, "lines": self.lines,
-                "digits": [d.as_dict() for d in self.digits], "model": self.model, "error": self.error}
+        record = {"path": self.path, "text": self.text, "lines": self.lines,
+                  "digits": [d.as_dict() for d in self.digits], "model": self.model, "error": self.error}
+        if self.charset == "decimal":
+            record["marks"] = [m.as_dict() for m in self.marks]
+        return record
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False)

@@ -113,7 +113,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     components = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count) if stats[i, 4] >= 4]
     groups = _merge_fragments(components)
-    groups = _drop_non_digits(groups)
+    groups, marks = _split_off_marks(groups)
     rows = _reading_order(groups)
     boxes, lines, members = [], [], []
     for line, row in enumerate(rows):
@@ -121,7 +121,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
             boxes.append(box)
             lines.append(line)
             members.append(ids)
-    return Segmentation(boxes, lines, ink, mask, labels, members, polarity)
+    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks)
 
 
 # ---------------------------------------------------------------- grouping rules
@@ -195,10 +195,11 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
             and union[3] <= 1.5 * ref and union[2] <= widest * union[3])
 
 
-def _drop_non_digits(groups: list[Group]) -> list[Group]:
-    """Drop specks, dots and dashes: too short for a digit of this image's size."""
+def _split_off_marks(groups: list[Group]) -> tuple[list[Group], list[Group]]:
+    """Digits, and the rest (specks, dots, commas, dashes: too short for a digit of this image's size)."""
     ref = _reference_height(groups)
-    return [g for g in groups if g[0][3] >= SPECK_HEIGHT_RATIO * ref and g[0][2] * g[0][3] >= 16]
+    digits = [g for g in groups if g[0][3] >= SPECK_HEIGHT_RATIO * ref and g[0][2] * g[0][3] >= 16]
+    return digits, [g for g in groups if g[0][3] < SPECK_HEIGHT_RATIO * ref or g[0][2] * g[0][3] < 16]
 
 
 def _reading_order(groups: list[Group]) -> list[list[Group]]:

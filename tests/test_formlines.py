@@ -1,0 +1,44 @@
+"""Printed lines and boxes: removed, with the digits that touch them kept whole."""
+
+import cv2
+import numpy as np
+from conftest import draw_number, iou
+
+from digitreader.formlines import printed_lines, remove_lines
+from digitreader.segment import segment
+
+
+def test_separate_boxes_with_short_tops_are_removed():
+    page, truth = draw_number("4710", gap=0.9)
+    for bx, by, bw, bh in truth:  # one box per digit: tops shorter than a digit is tall
+        cv2.rectangle(page, (bx - 8, by - 14), (bx + bw + 8, by + bh + 14), 70, 2)
+    seg = segment(page)
+    assert len(seg.boxes) == 4
+    assert all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+
+
+def test_a_stroke_crossing_a_rule_is_bridged():
+    mask = np.zeros((160, 400), np.uint8)
+    cv2.line(mask, (0, 80), (399, 80), 255, 2)  # a ruled line
+    cv2.line(mask, (200, 30), (206, 130), 255, 9)  # a 1 written across it
+    cleaned = remove_lines(mask)
+    count, _ = cv2.connectedComponents(cleaned)
+    assert count == 2  # background + the stroke, in one piece
+    assert cleaned[80, 350] == 0 and cleaned[80, 203] == 255
+
+
+def test_comb_field_ticks_and_frame_are_printed_lines():
+    mask = np.zeros((200, 600), np.uint8)
+    cv2.rectangle(mask, (20, 40), (580, 160), 255, 2)
+    for x in range(120, 580, 100):
+        cv2.line(mask, (x, 120), (x, 160), 255, 2)  # comb ticks
+    cv2.ellipse(mask, (70, 100), (25, 40), 0, 0, 360, 255, 8)  # a 0 in the first cell
+    lines = printed_lines(mask)
+    assert lines[160, 300] and lines[140, 220]  # frame and a tick
+    assert not lines[100, 45].any()  # the 0's side is no printed line
+
+
+def test_thick_handwriting_with_straight_strokes_is_not_a_structure():
+    page, truth = draw_number("1477", height=90)
+    seg = segment(page)
+    assert len(seg.boxes) == 4 and all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))

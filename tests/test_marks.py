@@ -1,0 +1,62 @@
+"""Separators with --charset decimal: dots, commas and dashes placed in the text; specks rejected."""
+
+import json
+
+import cv2
+import numpy as np
+from conftest import FakeClassifier
+
+from digitreader.marks import classify_mark, place_marks
+from digitreader.reader import DigitReader
+from digitreader.result import Digit, Mark, Result
+
+TOP, BOTTOM = 100, 180  # digits 80 px tall
+
+
+def test_classify_marks_by_shape_and_position():
+    assert classify_mark((0, 168, 12, 12), TOP, BOTTOM) == "."  # small round mark on the baseline
+    assert classify_mark((0, 166, 10, 26), TOP, BOTTOM) == ","  # a tail below the baseline
+    assert classify_mark((0, 135, 36, 8), TOP, BOTTOM) == "-"  # flat, mid-height
+    assert classify_mark((0, 170, 3, 3), TOP, BOTTOM) is None  # a speck
+    assert classify_mark((0, 120, 12, 12), TOP, BOTTOM) is None  # a dot in mid air is no separator
+    assert classify_mark((0, 190, 200, 6), TOP, BOTTOM) is None  # an underline
+
+
+def test_marks_are_placed_in_their_row_and_outside_rows_rejected():
+    boxes = [(0, 100, 50, 80), (60, 100, 50, 80), (200, 100, 50, 80), (0, 300, 50, 80)]
+    lines = [0, 0, 0, 1]
+    marks = [(150, 168, 12, 12), (270, 135, 36, 8), (900, 168, 12, 12), (60, 368, 12, 12)]
+    placed = place_marks(marks, boxes, lines)
+    assert [(c, line) for c, _, line in placed] == [(".", 0), ("-", 0), (".", 1)]
+
+
+def test_result_text_puts_marks_between_digits_and_json_lists_them():
+    digits = (Digit(1, 0.99, (0, 0, 20, 40), 0), Digit(2, 0.99, (40, 0, 20, 40), 0), Digit(5, 0.99, (90, 0, 20, 40), 0))
+    result = Result("a.png", digits, marks=(Mark(".", (70, 35, 6, 6), 0), Mark("-", (120, 20, 15, 4), 0)),
+                    charset="decimal")
+    assert result.lines == ["12.5-"]
+    record = json.loads(result.to_json())
+    assert record["marks"] == [{"char": ".", "box": [70, 35, 6, 6], "line": 0},
+                               {"char": "-", "box": [120, 20, 15, 4], "line": 0}]
+    plain = Result("a.png", digits)
+    assert plain.lines == ["125"] and "marks" not in json.loads(plain.to_json())  # digits: schema unchanged
+
+
+def _amount_page() -> np.ndarray:
+    """'12.5-' drawn with thick strokes: digits 80 px tall, a dot on the baseline, a dash."""
+    page = np.full((200, 520), 235, np.uint8)
+    cv2.line(page, (60, 60), (60, 140), 20, 9)  # 1
+    cv2.ellipse(page, (140, 100), (28, 40), 0, 0, 360, 20, 9)  # a round digit
+    cv2.circle(page, (205, 136), 6, 20, -1)  # the decimal point
+    cv2.ellipse(page, (270, 100), (28, 40), 0, 0, 360, 20, 9)
+    cv2.line(page, (340, 102), (380, 100), 20, 8)  # trailing dash
+    return page
+
+
+def test_reader_reports_separators_only_with_decimal_charset():
+    page = _amount_page()
+    decimal = DigitReader(FakeClassifier(), charset="decimal").read(page)
+    assert [m.char for m in decimal.marks] == [".", "-"]
+    assert decimal.lines == ["01.2-"]  # the fake reads crop k as digit k
+    digits = DigitReader(FakeClassifier()).read(page)
+    assert digits.lines == ["012"] and digits.marks == ()

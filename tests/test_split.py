@@ -1,0 +1,105 @@
+"""Splitting touching digits: cut candidates, the lattice search, and the reader using them."""
+
+import cv2
+import numpy as np
+from conftest import draw_number
+
+from digitreader.reader import DigitReader
+from digitreader.split import (
+    aspect_prior,
+    banded_seams,
+    best_split,
+    candidate_cuts,
+    confidence_score,
+    piece_mask,
+    pieces_to_try,
+)
+
+
+def _two_touching_rings(overlap: int = 4) -> np.ndarray:
+    """Two 0-like rings (60 px tall) whose ink touches: bool mask."""
+    mask = np.zeros((70, 110), np.uint8)
+    cv2.ellipse(mask, (30, 35), (20, 30), 0, 0, 360, 1, 6)
+    cv2.ellipse(mask, (76 - overlap, 35), (20, 30), 0, 0, 360, 1, 6)
+    return mask.astype(bool)
+
+
+def test_a_cut_falls_between_two_touching_digits():
+    mask = _two_touching_rings()
+    cuts = candidate_cuts(mask, width=42, stroke=6)
+    assert cuts, "no candidate cut"
+    near_join = [c for c in cuts if 46 <= c.mean() <= 58]  # the classifier chooses among the candidates
+    assert near_join, [c.mean() for c in cuts]
+    best = near_join[0]
+    left, right = piece_mask(mask, None, best), piece_mask(mask, best, None)
+    assert not (left & right).any() and (left | right).sum() >= 0.97 * mask.sum()
+
+
+def test_banded_seams_follow_a_slanted_gap():
+    mask = np.zeros((60, 60), bool)
+    for y in range(60):  # two slanted bars with a clean slanted gap between them
+        x = 10 + y // 3
+        mask[y, x:x + 6] = True
+        mask[y, x + 12:x + 18] = True
+    paths, costs = banded_seams(mask, np.array([25]), band=12)
+    assert costs[0] < 3  # crosses no ink (only sideways steps): it slides along the gap
+    assert paths[0][0] < paths[0][-1]  # and leans with it
+
+
+def test_best_split_maximises_the_sum_of_piece_scores():
+    scores = {(0, 3): -5.0, (0, 1): -0.1, (1, 3): -0.2, (0, 2): -0.1, (2, 3): -3.0, (1, 2): -1.0}
+    assert best_split(2, scores) == [0, 1, 3]
+    assert best_split(2, {(0, 3): -0.1, (0, 1): -1.0, (1, 3): -1.0}) == [0, 3]
+    assert (0, 3) not in pieces_to_try([np.zeros(3), np.zeros(3)])  # the whole is scored separately
+
+
+def test_confidence_score_and_aspect_prior():
+    assert confidence_score(0.9999) == 0.0
+    assert confidence_score(0.99) < 0 and confidence_score(0.9) < confidence_score(0.99)
+    assert aspect_prior(1, 20, 80) == 0.0  # a narrow 1 is plausible
+    assert aspect_prior(1, 80, 80) < -0.3  # a 1 as wide as tall is not
+    assert aspect_prior(4, 160, 80) < aspect_prior(4, 100, 80) <= 0
+
+
+class ShapeClassifier:
+    """Confident only for crops shaped like one digit (ink at most 0.9 as wide as tall); class 0."""
+
+    name = "shape"
+
+    def __init__(self):
+        self.calls = []
+
+    def predict_proba(self, crops):
+        self.calls.append(len(crops))
+        probs = np.zeros((len(crops), 10), np.float64)
+        for n, crop in enumerate(crops):
+            ys, xs = np.nonzero(crop > 0.2)
+            aspect = (np.ptp(xs) + 1) / (np.ptp(ys) + 1) if len(xs) else 9
+            sure = 0.99999 if aspect <= 0.9 else 0.5
+            probs[n] = (1 - sure) / 9
+            probs[n, 0] = sure
+        return probs
+
+
+def _touching_page(count: int) -> np.ndarray:
+    page = np.full((140, 80 + 46 * count), 235, np.uint8)
+    for k in range(count):
+        cv2.ellipse(page, (60 + 44 * k, 70), (24, 40), 0, 0, 360, 20, 8)
+    return page
+
+
+def test_reader_splits_touching_digits_with_batched_calls():
+    for count in (2, 3):
+        classifier = ShapeClassifier()
+        result = DigitReader(classifier).read(_touching_page(count))
+        assert result.lines == ["0" * count]
+        assert len(classifier.calls) <= 3  # digits, merge candidates, split candidates: never one per candidate
+        boxes = [d.box for d in result.digits]
+        assert all(b[2] < 1.1 * b[3] for b in boxes)
+
+
+def test_confident_single_digits_stay_whole():
+    classifier = ShapeClassifier()
+    page, truth = draw_number("2580")
+    result = DigitReader(classifier).read(page)
+    assert len(result.digits) == 4
