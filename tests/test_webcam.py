@@ -275,6 +275,15 @@ def test_the_roi_limits_reading_and_boxes_stay_in_frame_coordinates(tmp_path):
     run.roi = (400, 50, 200, 200)
     digits = run.read_frame(page).digits
     assert len(digits) == 1 and digits[0].box[0] >= 420 and digits[0].box[1] >= 100
+    full = run.read_frame(page).digits
+    run.options.scale = 0.5  # read at half size: the same digit, its box back in full-frame pixels
+    half = run.read_frame(page).digits
+    assert len(half) == 1 and all(abs(a - b) <= 3 for a, b in zip(half[0].box, full[0].box))
+    run.roi = None
+    whole_half, whole_full = run.read_frame(page).digits, session([page], tmp_path)[0].read_frame(page).digits
+    assert len(whole_half) == len(whole_full) == 3
+    assert all(abs(a - b) <= 3 for h, f in zip(whole_half, whole_full) for a, b in zip(h.box, f.box))
+    run.options.scale = 1.0
     run.roi = (700, 0, 50, 50)
     with pytest.raises(RoiError, match="outside the 640x480 frame"):
         run.read_frame(page)

@@ -63,6 +63,7 @@ class WebcamOptions:
     max_frames: int | None = None
     title: str = "digitreader webcam"
     workers: int | None = None  # reading threads; default 2 for files (on 2+ cores), 1 for live sources
+    scale: float = 1.0  # read frames resized by this factor (0.5: a quarter of the pixels, faster); boxes map back
 
 
 def clip_roi(roi: Box, width: int, height: int) -> Box | None:
@@ -72,9 +73,16 @@ def clip_roi(roi: Box, width: int, height: int) -> Box | None:
     return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
-def shift_result(result: Result, dx: int, dy: int, image_size: tuple[int, int]) -> Result:
-    """A result read inside a crop, with boxes moved into full-frame coordinates."""
-    digits = tuple(replace(d, box=(d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3])) for d in result.digits)
+def shift_result(result: Result, dx: int, dy: int, image_size: tuple[int, int], scale: float = 1.0) -> Result:
+    """A result read inside a crop (resized by ``scale``), with boxes put back into full-frame coordinates."""
+    def back(box: Box) -> Box:
+        if scale == 1.0:
+            return box[0] + dx, box[1] + dy, box[2], box[3]
+        x0, y0 = round(box[0] / scale), round(box[1] / scale)
+        x1, y1 = round((box[0] + box[2]) / scale), round((box[1] + box[3]) / scale)
+        return x0 + dx, y0 + dy, max(1, x1 - x0), max(1, y1 - y0)
+
+    digits = tuple(replace(d, box=back(d.box)) for d in result.digits)
     return replace(result, digits=digits, image_size=image_size)
 
 
@@ -141,14 +149,18 @@ class WebcamSession:
     def read_frame(self, image: np.ndarray) -> Result:
         """Read the digits in ``image`` (only inside the region of interest, if one is set)."""
         height, width = image.shape[:2]
-        if self.roi is None:
+        scale = self.options.scale
+        if self.roi is None and scale == 1.0:
             return self.reader.read(image, path=self.source.name)
-        roi = clip_roi(self.roi, width, height)
+        roi = (0, 0, width, height) if self.roi is None else clip_roi(self.roi, width, height)
         if roi is None:
             raise RoiError(f"region of interest {','.join(map(str, self.roi))} is outside the {width}x{height} frame")
         x, y, w, h = roi
-        result = self.reader.read(image[y:y + h, x:x + w], path=self.source.name)
-        return shift_result(result, x, y, (width, height))
+        crop = image[y:y + h, x:x + w]
+        if scale != 1.0:
+            crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        result = self.reader.read(crop, path=self.source.name)
+        return shift_result(result, x, y, (width, height), scale)
 
     def overlay(self, image: np.ndarray, result: Result, status: str = "") -> np.ndarray:
         """The frame with labelled boxes, the region of interest, and a band with the stable reading and FPS."""
