@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}",
     }
     for run in report.values():
-        if isinstance(run, dict) and run is not file_run:
+        if isinstance(run, dict) and run not in (file_run, half_run):
             run.pop("texts", None)
     print(json.dumps(report, indent=1))
     print(f"file headless: {file_run['fps']} frames/s (target >= 30); live {args.live_fps:g} fps source: "
