@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300, help="frames per measurement (default 300)")
     parser.add_argument("--live-fps", type=float, default=30.0, help="rate of the live-like source")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped CNN")
+    parser.add_argument("--live-workers", type=int, default=None,
+                        help="reading threads for the live-like source (default: as digitreader webcam, 1)")
     parser.add_argument("--display", action="store_true",
                         help="also run the live-like source with the window (needs $DISPLAY, e.g. Xvfb)")
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench-data" / "webcam")
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     record_run = run_session(reader, FrameSource.from_spec(SourceSpec(location=str(clip))), args.frames,
                              record=args.out_dir / "annotated.mp4")
     live = FrameSource(lambda: LiveCapture(frames, args.live_fps), live=True, name="live-like", timeout=10)
-    live_run = run_session(reader, live, args.frames)
+    live_run = run_session(reader, live, args.frames, workers=args.live_workers)
     half_run = run_session(reader, FrameSource.from_spec(SourceSpec(location=str(clip))), args.frames, scale=0.5)
     half_run["same_readings_as_full_size"] = half_run["texts"] == file_run["texts"]
     live = FrameSource(lambda: LiveCapture(frames, args.live_fps), live=True, name="live-like", timeout=10)

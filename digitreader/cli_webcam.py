@@ -54,14 +54,16 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--scale", type=click.FloatRange(0.1, 1.0), default=1.0, show_default=True, metavar="F",
               help="Read each frame resized by F (0.5: four times fewer pixels, faster; digits must stay over "
                    "~20 px tall). Boxes are reported in full-frame pixels.")
+@click.option("--workers", type=click.IntRange(1, 8), default=None, metavar="N",
+              help="Reading threads (default: 2 for a file on 2+ cores, 1 for a live source: lowest latency).")
 @click.option("--max-frames", type=click.IntRange(1), default=None, metavar="N", help="Stop after N frames.")
 @verbosity_options
 @click.pass_context
 def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model: Path | None,
                cache_dir: Path | None, polarity: str, min_confidence: float, roi: tuple[int, int, int, int] | None,
                stable_frames: int, vote: int | None, no_display: bool, fmt: str | None, realtime: bool,
-               record: Path | None, snapshot_dir: Path, timeout: float, scale: float, max_frames: int | None,
-               verbose: int, quiet: bool) -> None:
+               record: Path | None, snapshot_dir: Path, timeout: float, scale: float, workers: int | None,
+               max_frames: int | None, verbose: int, quiet: bool) -> None:
     """Read numbers live from a camera, a video file or a stream.
 
     \b
@@ -90,7 +92,7 @@ def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model
     options = WebcamOptions(
         display=not no_display, fmt=fmt or ("json" if no_display else "text"), roi=roi,
         stability=StabilityConfig("vote", vote) if vote else StabilityConfig("consecutive", stable_frames),
-        record=record, snapshot_dir=snapshot_dir, max_frames=max_frames, scale=scale,
+        record=record, snapshot_dir=snapshot_dir, max_frames=max_frames, scale=scale, workers=workers,
         title=f"digitreader webcam: {spec.name}")
     if options.display:
         Window(options.title)  # no display: fail now, before opening the camera or loading the model

@@ -376,7 +376,8 @@ def test_headless_video_gives_the_stable_readings_in_order_and_records_every_fra
 def test_roi_text_format_and_vote_from_the_command_line(video):
     path, _ = video
     # the left half of the frame: the first digits of each number
-    out = run_cli("--source", path, "--no-display", "--format", "text", "--vote", "5", "--roi", "0,0,320,480")
+    out = run_cli("--source", path, "--no-display", "--format", "text", "--vote", "5", "--roi", "0,0,320,480",
+                  "--workers", "1")
     assert out.returncode == 0, out.stderr
     readings = out.stdout.split()
     assert len(readings) == len(EXPECTED), readings
