@@ -21,16 +21,16 @@ MAX_GIF_BLOCKS = 100_000
 
 def declared_sizes(data: bytes) -> list[Size] | None:
     """Every image (page or frame) size the header declares, first page first; None if unknown."""
-    for magic, parser in _PARSERS:
-        if data.startswith(magic):
-            try:
-                sizes = parser(data)
-            except (struct.error, IndexError, ValueError):
-                return None
-            return sizes if sizes else None
-    if len(data) > 12 and data[4:8] == b"ftyp":  # ISO media: AVIF/HEIF
-        return _isobmff(data)
-    return None
+    parser = next((p for magic, p in _PARSERS if data.startswith(magic)), None)
+    if parser is None and data[4:8] == b"ftyp":  # ISO media: AVIF/HEIF
+        parser = _isobmff
+    if parser is None:
+        return None
+    try:
+        sizes = parser(data)
+    except (struct.error, IndexError, ValueError):
+        return None
+    return sizes or None
 
 
 def _png(data: bytes) -> list[Size] | None:

@@ -13,6 +13,8 @@ import numpy as np
 BOX = 20
 SIDE = 28
 MNIST_STROKE = 2.25  # median stroke width of MNIST test digits (2 x area / perimeter at threshold 127)
+WORK_SIDE = 200  # larger crops are first shrunk to this (10x the final size): stroke matching stays cheap
+MAX_RIM = 31  # px of grey rim kept around a digit's mask, at most
 
 
 def normalise_crop(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
@@ -24,6 +26,10 @@ def normalise_crop(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
     if not len(ys):
         return np.zeros((SIDE, SIDE), np.float32)
     ink = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    if max(ink.shape) > WORK_SIDE:  # a huge crop: its stroke matching would dilate with a huge kernel
+        factor = WORK_SIDE / max(ink.shape)
+        ink = cv2.resize(ink, (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor))),
+                         interpolation=cv2.INTER_AREA)
     h, w = ink.shape
     scale = BOX / max(h, w)
     if match_stroke:
@@ -97,7 +103,7 @@ def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, 
             own[y - y0:y - y0 + h, x - x0:x - x0 + w] = mask
         others = ((window > 0) & (own == 0)).astype(np.uint8)
         # Keep the faint grey rim and stroke ends around this digit's mask, but not a neighbour's ink.
-        reach = max(3, int(0.08 * h)) | 1
+        reach = min(max(3, int(0.08 * h)), MAX_RIM) | 1  # capped: a huge box's dilation stays cheap
         own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
         own &= 1 - cv2.dilate(others, np.ones((3, 3), np.uint8))
         crops[n] = normalise_crop(ink[y0:y1, x0:x1] * own)

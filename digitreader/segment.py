@@ -19,6 +19,8 @@ __all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remo
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 MIN_INK_CONTRAST = 0.18  # flattened ink below this is paper texture, not writing
+MAX_COMPONENTS = 3000  # more ink pieces than this (halftone, noise): only the biggest are considered
+MIN_PAPER_LEVEL = 32.0  # paper darker than this (grey levels) is not paper: ink is measured against at least this
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
 
@@ -74,8 +76,8 @@ def ink_intensity(grey: np.ndarray, polarity: str) -> np.ndarray:
     """Float ink image in [0, 1] (ink bright) after dividing out the paper's illumination."""
     paper_bright = grey if polarity == "dark" else 255 - grey
     background = estimate_background(paper_bright)
-    flat = paper_bright.astype(np.float32) / np.maximum(background, 1.0)
-    return np.clip(1.0 - flat, 0.0, 1.0)
+    # 1 - pixel / paper, but never relative to near-black "paper": on a black page nothing is ink
+    return np.clip((background - paper_bright) / np.maximum(background, MIN_PAPER_LEVEL), 0.0, 1.0)
 
 
 def estimate_background(paper_bright: np.ndarray) -> np.ndarray:
@@ -112,6 +114,8 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         mask = remove_lines(mask)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     components = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count) if stats[i, 4] >= 4]
+    if len(components) > MAX_COMPONENTS:  # halftone or noise: keep the biggest pieces (in label order)
+        components = sorted(sorted(components, key=lambda c: -stats[c[0], 4])[:MAX_COMPONENTS])
     groups = _merge_fragments(components)
     groups, marks = _split_off_marks(groups)
     rows = _reading_order(groups)
@@ -153,24 +157,47 @@ def _reference_height(groups: list[Group]) -> float:
 
 
 def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
-    """Merge the pieces of each digit (see :func:`_same_digit`) until no pair qualifies."""
+    """Merge the pieces of each digit (see :func:`_same_digit`) until no pair qualifies.
+
+    The result is that of repeatedly merging the first qualifying pair (a, b) in index order, but a pair
+    is tested again only when one of its groups grew, and only pairs whose union could be digit-sized are
+    tested at all: pages of thousands of specks (halftone, noise) stay fast.
+    """
     groups: list[Group] = [(box, [i]) for i, box in components]
     ref = _reference_height(groups)
     if ref <= 0:
         return groups
-    merged = True
-    while merged:
-        merged = False
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                (ba, _), (bb, _) = groups[a], groups[b]
-                if _same_digit(ba, bb, ref):
-                    groups[a] = (union_box(ba, bb), groups[a][1] + groups[b][1])
-                    del groups[b]
-                    merged = True
-                    break
-            if merged:
+    boxes = np.array([box for box, _ in groups], np.int64).reshape(-1, 4)
+
+    def candidates(a: int, others: np.ndarray) -> np.ndarray:
+        """``others`` whose union with group ``a`` is at most 1.5 ref tall and 1.5 x as wide as tall."""
+        x0, y0 = np.minimum(boxes[others, 0], boxes[a, 0]), np.minimum(boxes[others, 1], boxes[a, 1])
+        x1 = np.maximum(boxes[others, 0] + boxes[others, 2], boxes[a, 0] + boxes[a, 2])
+        y1 = np.maximum(boxes[others, 1] + boxes[others, 3], boxes[a, 1] + boxes[a, 3])
+        return others[(y1 - y0 <= 1.5 * ref) & (x1 - x0 <= 1.5 * (y1 - y0))]
+
+    def merge(a: int, b: int) -> None:
+        nonlocal boxes
+        groups[a] = (union_box(groups[a][0], groups[b][0]), groups[a][1] + groups[b][1])
+        boxes[a] = groups[a][0]
+        del groups[b]
+        boxes = np.delete(boxes, b, axis=0)
+
+    a = 0
+    while a < len(groups):
+        b = next((int(b) for b in candidates(a, np.arange(a + 1, len(groups)))
+                  if _same_digit(groups[a][0], groups[int(b)][0], ref)), None)
+        if b is None:
+            a += 1
+            continue
+        merge(a, b)
+        while True:  # the grown group may now pair with an earlier one: that pair comes first in index order
+            p = next((int(p) for p in candidates(a, np.arange(a))
+                      if _same_digit(groups[int(p)][0], groups[a][0], ref)), None)
+            if p is None:
                 break
+            merge(p, a)
+            a = p
     return groups
 
 
@@ -205,7 +232,7 @@ def _split_off_marks(groups: list[Group]) -> tuple[list[Group], list[Group]]:
 def _reading_order(groups: list[Group]) -> list[list[Group]]:
     """Rows top to bottom, digits left to right; a row follows its own slope (chained by neighbours)."""
     rows: list[list[Group]] = []
-    for group in sorted(groups, key=lambda g: g[0][0]):
+    for group in sorted(groups, key=lambda g: (g[0], g[1])):  # x first; the rest breaks ties: a total order
         box = group[0]
         best, best_overlap = None, 0.0
         for row in rows:
