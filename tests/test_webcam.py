@@ -307,6 +307,21 @@ def test_a_headless_session_prints_json_lines_and_records_every_frame(tmp_path, 
     assert run.source_ended
 
 
+def test_a_recorded_live_source_plays_in_real_time(tmp_path):
+    """Frames dropped while reading repeat the overlay in the recording: one written frame per camera frame."""
+    images = [two_numbers_page()] * 40
+    capture = _ImagesCapture(images)
+    capture.read = lambda inner=capture.read: (time.sleep(0.005), inner())[1]  # a 200 fps camera
+    source = FrameSource(lambda: capture, live=True, name="camera 0", timeout=5)
+    opts = WebcamOptions(display=False, record=tmp_path / "live.avi", stability=StabilityConfig("consecutive", 2))
+    run = WebcamSession(DigitReader(FakeClassifier()), source, opts, out=io.StringIO())
+    with pytest.raises(CameraError, match="ended or dropped"):
+        run.run()
+    first, last = run.record_start, run.last[0].index
+    assert run.frames < last - first + 1 and source.dropped > 0
+    assert count_frames(tmp_path / "live.avi") == last - first + 1
+
+
 def test_max_frames_stops_early_and_reports_only_what_was_read(tmp_path):
     run, out = session([two_numbers_page()] * 10, tmp_path, max_frames=4, workers=2)
     assert run.run() == ExitCode.OK

@@ -42,6 +42,7 @@ KEY_ROI = ord("r")
 KEY_MORE = {ord("+"), ord("=")}
 KEY_LESS = {ord("-"), ord("_")}
 POLL_S = 0.05  # how often the window is serviced while waiting for a frame
+MAX_REPEATS = 300  # a recorded live overlay stands for at most this many camera frames
 
 
 class RoiError(DigitReaderError):
@@ -140,6 +141,8 @@ class WebcamSession:
         self.window: Window | None = None
         self.recorder: Recorder | None = None
         self.source_ended = False
+        self.record_start = 0  # index of the first frame recorded
+        self._recorded_index = -1
         self.workers = options.workers or (1 if source.live else min(2, os.cpu_count() or 1))
         if self.workers > 1:  # segmentation runs in parallel; the classifier (OpenCV DNN) one call at a time
             self.reader = copy.copy(reader)
@@ -317,6 +320,19 @@ class WebcamSession:
                 frame, future = pending.popleft()
                 yield frame, future.result()
 
+    def _record(self, frame: Frame, picture: np.ndarray) -> None:
+        """Write the overlay; for a live source once per camera frame since the last one written (dropped
+        frames repeat the overlay), so the video plays in real time at the camera's rate."""
+        assert self.recorder is not None
+        if self.recorder.frames == 0:
+            self.recorder.fps = self.source.fps or 30.0
+            self.record_start = frame.index
+            self._recorded_index = frame.index - 1
+        repeats = 1 if not self.source.live else min(max(1, frame.index - self._recorded_index), MAX_REPEATS)
+        for _ in range(repeats):
+            self.recorder.write(picture)
+        self._recorded_index = frame.index
+
     def run(self) -> int:
         """Process frames until the file ends, ``q``/Esc, the window closes or ``max_frames``."""
         if self.options.display:
@@ -328,9 +344,7 @@ class WebcamSession:
                 for frame, result in self._results():
                     picture = self.step(frame, result)
                     if self.recorder is not None:
-                        if self.recorder.frames == 0 and self.source.fps:
-                            self.recorder.fps = self.source.fps
-                        self.recorder.write(picture)
+                        self._record(frame, picture)
                     if self.window is not None:
                         self.window.show(picture)
                         self.on_key(self.window.poll())
