@@ -147,11 +147,12 @@ def _writing_height(mask: np.ndarray) -> float:
     return second if longest >= LINE_LENGTH_RATIO * second or corners >= 4 else first
 
 
-def remove_lines(mask: np.ndarray) -> np.ndarray:
-    """The ink mask without printed lines; digit strokes that crossed a line are bridged again."""
+def remove_lines(mask: np.ndarray, lines: np.ndarray | None = None) -> np.ndarray:
+    """The ink mask without printed lines (``lines``, or those found in ``mask``); digit strokes that
+    crossed a line are bridged again."""
     if not mask.any():
         return mask
-    lines = printed_lines(mask)
+    lines = printed_lines(mask) if lines is None else lines
     return _bridge(mask, lines) if lines.any() else mask
 
 

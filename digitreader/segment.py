@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .formlines import remove_lines, stroke_width
+from .formlines import printed_lines, remove_lines, stroke_width
 from .imageio import to_grey
 
 __all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remove_lines", "segment", "stroke_width"]
@@ -21,6 +21,8 @@ Box = tuple[int, int, int, int]  # x, y, w, h
 MIN_INK_CONTRAST = 0.18  # flattened ink below this is paper texture, not writing
 MAX_COMPONENTS = 3000  # more ink pieces than this (halftone, noise): only the biggest are considered
 MIN_PAPER_LEVEL = 32.0  # paper darker than this (grey levels) is not paper: ink is measured against at least this
+HYSTERESIS_STEPS = 2
+WEAK_RATIO = 0.75  # hysteresis: faint ink down to this x the threshold is kept when it touches strong ink
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
 
@@ -94,13 +96,36 @@ def estimate_background(paper_bright: np.ndarray) -> np.ndarray:
 
 
 def binarise(ink: np.ndarray) -> np.ndarray:
-    """uint8 mask (255 = ink): denoise, then Otsu on the flattened ink, never below a contrast floor."""
+    """uint8 mask (255 = ink) by hysteresis on the flattened ink (see :func:`ink_levels`)."""
+    return hysteresis(*ink_levels(ink))
+
+
+def ink_levels(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(strong, weak) uint8 masks (255 = ink) of the flattened ink.
+
+    Strong ink: a median-filtered (speck-free) copy above Otsu's threshold, never below a contrast
+    floor. Weak ink: a lightly smoothed copy above ``WEAK_RATIO`` x that threshold (thin and faint
+    stroke parts: a hairline 1, the fading end of a 7's bar), which :func:`hysteresis` keeps only next
+    to strong ink, so isolated faint texture and noise are dropped.
+    """
     ink8 = (ink * 255.0 + 0.5).astype(np.uint8)
-    ink8 = cv2.medianBlur(ink8, 3)
-    ink8 = cv2.GaussianBlur(ink8, (3, 3), 0)
-    otsu, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    smooth = cv2.GaussianBlur(ink8, (3, 3), 0)
+    clean = cv2.GaussianBlur(cv2.medianBlur(ink8, 3), (3, 3), 0)
+    otsu, _ = cv2.threshold(clean, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     threshold = max(otsu, MIN_INK_CONTRAST * 255)
-    return np.where(ink8 > threshold, 255, 0).astype(np.uint8)
+    strong = clean > threshold
+    weak = (smooth > WEAK_RATIO * threshold) | strong
+    return np.where(strong, 255, 0).astype(np.uint8), np.where(weak, 255, 0).astype(np.uint8)
+
+
+def hysteresis(strong: np.ndarray, weak: np.ndarray, steps: int = HYSTERESIS_STEPS) -> np.ndarray:
+    """Strong ink grown ``steps`` pixels into the weak ink around it (uint8, 255 = ink): bridges the
+    short faint gaps of a thin stroke without letting faint texture or a line's rim reach far."""
+    kept = strong.copy()
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        kept = cv2.bitwise_or(kept, cv2.bitwise_and(weak, cv2.dilate(kept, kernel)))
+    return kept
 
 
 def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True) -> Segmentation:
@@ -109,9 +134,13 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     if polarity == "auto":
         polarity = detect_polarity(grey)
     ink = ink_intensity(grey, polarity)
-    mask = binarise(ink)
-    if remove_form_lines:
-        mask = remove_lines(mask)
+    strong, weak = ink_levels(ink)
+    lines = printed_lines(strong) if remove_form_lines else None
+    if lines is not None and lines.any():
+        # A printed form: faint ink would join the lines' blurred rims to the digits; keep strong ink only.
+        mask = remove_lines(strong, lines)
+    else:
+        mask = hysteresis(strong, weak)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     components = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count) if stats[i, 4] >= 4]
     if len(components) > MAX_COMPONENTS:  # halftone or noise: keep the biggest pieces (in label order)
