@@ -100,6 +100,6 @@ def test_default_model_works_from_any_directory(tmp_path, page):
     assert out.stdout.strip().isdigit() and len(out.stdout.strip()) == 2
 
 
-def test_reserved_subcommands_say_so():
+def test_batch_without_out_is_a_usage_error():
     out = run("batch", "x")
-    assert out.returncode == 2 and b"not available" in out.stderr
+    assert out.returncode == 2 and b"--out" in out.stderr
