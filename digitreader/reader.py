@@ -30,12 +30,10 @@ from .split import (
 
 IMAGES_PER_BATCH = 32
 MERGE_CONFIDENCE_SLACK = 0.1
-SPLIT_WIDTH_RATIO = 1.45  # a box wider than this x the row's digit height may hold several digits
-SPLIT_DOUBT_WIDTH = 0.75  # ... and one this wide when the classifier is not sure of it
-SPLIT_DOUBT_CONFIDENCE = 0.99
+SPLIT_MIN_WIDTH = 0.75  # a box at least this wide (x the row's digit height) may hold touching digits
 CUT_COST_WEIGHT = 0.3
 FRAGMENT_HEIGHT = 0.7  # a piece shorter than this x the row's digit height is not a whole digit
-SPLIT_COST = 0.6  # every cut must earn its keep
+SPLIT_COST = 0.3  # every cut must earn its keep
 
 
 @dataclass
@@ -118,11 +116,11 @@ class DigitReader:
 
     def _split_touching_digits(self, segmentations: list[Segmentation],
                                probabilities: list[np.ndarray]) -> list[np.ndarray]:
-        """Recognition-guided splitting: every wide (or wide-ish and doubtful) box gets candidate cuts;
-        all candidate pieces of all images are classified in one batched call, and each box keeps the
-        segmentation (possibly itself, whole) whose pieces are read most confidently and have
-        plausible digit widths."""
-        plans = [_split_plans(seg, probs) for seg, probs in zip(segmentations, probabilities)]
+        """Recognition-guided splitting: every box at least ``SPLIT_MIN_WIDTH`` row heights wide gets
+        candidate cuts; all candidate pieces of all images are classified in one batched call, and each
+        box keeps the segmentation (possibly itself, whole) whose pieces are read most confidently,
+        have plausible widths and shapes for the digits they are read as, and need the cheapest cuts."""
+        plans = [_split_plans(seg) for seg in segmentations]
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
@@ -238,7 +236,7 @@ class _SplitPlan:
         return [lookup[(a, b)] for a, b in zip(path, path[1:])]
 
 
-def _split_plans(seg: Segmentation, probs: np.ndarray) -> list[_SplitPlan]:
+def _split_plans(seg: Segmentation) -> list[_SplitPlan]:
     """Candidate splits of the boxes of one page that may hold several touching digits."""
     if not seg.boxes:
         return []
@@ -246,11 +244,9 @@ def _split_plans(seg: Segmentation, probs: np.ndarray) -> list[_SplitPlan]:
     width = digit_width(seg.boxes, ref)
     stroke = 0.0
     plans = []
-    for index, (box, p) in enumerate(zip(seg.boxes, probs)):
+    for index, box in enumerate(seg.boxes):
         x, y, w, h = box
-        wide = w > SPLIT_WIDTH_RATIO * ref
-        doubtful = w > SPLIT_DOUBT_WIDTH * ref and float(p.max()) < SPLIT_DOUBT_CONFIDENCE
-        if not (wide or doubtful) or h < 0.6 * ref:
+        if w < SPLIT_MIN_WIDTH * ref or h < 0.6 * ref:
             continue
         stroke = stroke or max(1.0, stroke_width(seg.mask))
         mask = seg.box_mask(index)

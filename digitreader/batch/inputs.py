@@ -122,12 +122,24 @@ def _wanted(rel: str, glob: str | None, extensions: frozenset[str]) -> bool:
     return fnmatch.fnmatchcase(rel if "/" in glob else name, glob)
 
 
+def _entry_kind(entry: os.DirEntry) -> tuple[str, bool, bool]:
+    """(name, is a real folder, is to be read as a file). Links to folders are neither. Anything else that is
+    not a folder counts as a file, so a dangling link, a symlink loop, a FIFO or a device with an image name
+    gets a failed record saying why (reading refuses it) instead of silently vanishing or failing the folder."""
+    real_dir = entry.is_dir(follow_symlinks=False)
+    try:
+        linked_dir = not real_dir and entry.is_dir()
+    except OSError:  # a symlink loop
+        linked_dir = False
+    return entry.name, real_dir, not real_dir and not linked_dir
+
+
 def _walk_local(root: str, prefix: str, glob: str | None, extensions: frozenset[str]) -> Iterator[Source]:
     """Depth-first, entries sorted by name; hidden entries and symlinked folders are not followed."""
     folder = os.path.join(root, prefix) if prefix else root
     try:
         with os.scandir(folder) as scan:
-            entries = sorted((entry.name, entry.is_dir(follow_symlinks=False), entry.is_file()) for entry in scan)
+            entries = sorted(_entry_kind(entry) for entry in scan)
     except OSError as exc:
         yield Source(folder, prefix or ".", error=f"cannot list folder {folder}: {exc.strerror or exc}")
         return
