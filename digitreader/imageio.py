@@ -12,9 +12,11 @@ decompression bomb) is refused before any pixel is decoded (see :mod:`digitreade
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ from .errors import ImageDecodeError, ImageTooLargeError, InputNotFoundError, Ou
 from .imagesize import DEFAULT_MAX_PIXELS, declared_sizes
 
 STDIN = "-"
+log = logging.getLogger(__name__)
 BYTES_PER_PIXEL_CAP = 8  # 16-bit RGBA, uncompressed: no honest file of max_pixels pixels is larger
 
 
@@ -99,13 +102,38 @@ def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
 
 @contextmanager
 def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's and libpng's own warnings while decoding: our one-line error says it all."""
+    """Keep OpenCV's and the codecs' own warnings (libpng, libjpeg's "Corrupt JPEG data: ...") off the
+    user's stderr while decoding: our one-line error says it all. They are logged at debug level (-v)."""
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        yield
+        with _native_stderr_to_debug_log():
+            yield
     finally:
         cv2.utils.logging.setLogLevel(previous)
+
+
+@contextmanager
+def _native_stderr_to_debug_log() -> Iterator[None]:
+    """Redirect file descriptor 2 (where C libraries print) to a temporary file, then log what it got."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        sink = tempfile.TemporaryFile()
+    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to hide
+        yield
+        return
+    try:
+        os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        sink.seek(0)
+        chatter = sink.read(4096).decode("utf-8", "replace").strip()
+        sink.close()
+        if chatter:
+            log.debug("decoder messages: %s", chatter.replace("\n", " | "))
 
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
