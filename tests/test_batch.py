@@ -28,6 +28,7 @@ from digitreader.cli import main
 from digitreader.errors import ExitCode, OutputError
 from digitreader.reader import DigitReader
 
+SCANS = 96  # enough that a kill lands mid-run even on a fast machine
 NUMBERS = ["12", "345", "6", "7890", "21", "43", "5", "608", "9", "17", "2", "33"]
 
 
@@ -404,7 +405,7 @@ def test_readme_documents_batch_exit_codes_and_schemas():
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("crash") / "scans"
-    for i in range(48):
+    for i in range(SCANS):
         write_page(root / f"{i // 16}" / f"{i:03d}.png", NUMBERS[i % len(NUMBERS)] + str(i % 10))
     (root / "0" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     return root
@@ -442,14 +443,14 @@ def uninterrupted(scans, tmp_path_factory) -> list[dict]:
     _, err = process.communicate(timeout=300)
     assert process.returncode == ExitCode.PARTIAL, err  # the corrupt file
     got = records(out)
-    assert len(got) == 49 and sum(r["error"] is not None for r in got) == 1
+    assert len(got) == SCANS + 1 and sum(r["error"] is not None for r in got) == 1
     return got
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "sqlite"])
 def test_sigkill_mid_run_then_rerun_records_every_file_exactly_once(scans, uninterrupted, tmp_path, fmt):
     out = tmp_path / f"results.{fmt}"
-    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "2")
+    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "1")
     if fmt == "jsonl":
         wait_for_records(out, 8, process)
     else:
@@ -465,19 +466,19 @@ def test_sigkill_mid_run_then_rerun_records_every_file_exactly_once(scans, unint
     os.killpg(process.pid, signal.SIGKILL)  # the batch and its worker processes, at once
     process.wait(timeout=30)
     partial = records(out)
-    assert 8 <= len(partial) < 49, "killed too late to test anything"
+    assert 8 <= len(partial) < SCANS + 1, "killed too late to test anything"
     rerun = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "3")
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == ExitCode.PARTIAL, err
     assert f"{len(partial)} skipped".encode() in err
     final = records(out)
-    assert len(set(keys(final))) == len(final) == 49
+    assert len(set(keys(final))) == len(final) == SCANS + 1
     same_results(final, uninterrupted)
 
 
 def test_ctrl_c_stops_cleanly_with_a_summary_and_the_rerun_finishes(scans, uninterrupted, tmp_path):
     out = tmp_path / "results.csv"
-    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "2")
+    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "1")
     wait_for_records(out, 6, process)
     os.killpg(process.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
     _, err = process.communicate(timeout=120)
@@ -499,10 +500,10 @@ def test_dask_local_cluster_gives_the_local_results(scans, uninterrupted, tmp_pa
                                   dashboard_address=None) as cluster:
         summary = run_batch(BatchOptions(inputs=[url], out=(tmp_path / "dask.jsonl").as_uri(),
                                          scheduler=cluster.scheduler_address, batch_size=4))
-        assert summary.exit_code == ExitCode.PARTIAL and summary.done == 48 and summary.failed == 1
+        assert summary.exit_code == ExitCode.PARTIAL and summary.done == SCANS and summary.failed == 1
         again = run_batch(BatchOptions(inputs=[url], out=(tmp_path / "dask.jsonl").as_uri(),
                                        scheduler=cluster.scheduler_address))
-        assert again.skipped == 49 and again.done == 0
+        assert again.skipped == SCANS + 1 and again.done == 0
     dask_records, local_records = records(tmp_path / "dask.jsonl"), records(local)
     assert all(r["path"].startswith("file://") for r in dask_records)
     same_results(dask_records, local_records)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import signal
+import time
 from typing import Any, Protocol
 
 from .worker import ReaderConfig, Task, UnitResult, init_worker_process, process_unit
@@ -88,18 +89,29 @@ class ProcessBackend:
         return isinstance(exc, cf.process.BrokenProcessPool)
 
     def death_detail(self) -> str:
-        """How the pool's dead worker ended (e.g. 'killed by SIGKILL'), when it can be told."""
+        """How the pool's dead worker ended (e.g. 'killed by SIGKILL'), when it can be told.
+
+        The pool terminates the surviving workers (SIGTERM) once one died, and its manager thread may be
+        reaping the dead one right now: look for up to a second, preferring a code other than SIGTERM.
+        """
         processes = getattr(self._pool, "_processes", None) or {}
-        for process in list(processes.values()):
-            code = process.exitcode
-            if code is not None and code < 0:
-                try:
-                    return f"killed by {signal.Signals(-code).name}"
-                except ValueError:
-                    return f"killed by signal {-code}"
-            if code not in (None, 0):
-                return f"exit status {code}"
-        return "ended abruptly"
+        deadline = time.monotonic() + 1.0
+        while True:
+            codes = [process.exitcode for process in list(processes.values())]
+            ended = [code for code in codes if code not in (None, 0)]
+            ended.sort(key=lambda code: code == -signal.SIGTERM)
+            if ended or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if not ended:
+            return "ended abruptly"
+        code = ended[0]
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit status {code}"
 
     def restart(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
