@@ -121,6 +121,29 @@ def test_multipage_tiff_pages_are_items_with_their_page_index(tree, tmp_path):
         assert record == {"path": expected.pop("path"), "page": record["page"], **expected}
 
 
+def test_pdf_pages_are_items_when_pypdfium2_is_installed(tmp_path, monkeypatch):
+    pytest.importorskip("pypdfium2", reason="PDF pages need the [pdf] extra (pypdfium2)")
+    from PIL import Image
+
+    pages = [Image.fromarray(draw_number(text, height=40)[0]) for text in ("12", "345")]
+    pages[0].save(tmp_path / "scan.pdf", "PDF", save_all=True, append_images=pages[1:], resolution=200)
+    summary = run_batch(options(tmp_path, [tmp_path / "scan.pdf"]))
+    got = records(tmp_path / "results.jsonl")
+    assert [(r["page"], len(r["digits"]), r["error"]) for r in got] == [(0, 2, None), (1, 3, None)]
+    assert summary.exit_code == ExitCode.OK
+
+    from digitreader.batch import pdf
+    from digitreader.errors import DependencyError
+
+    def missing():
+        raise DependencyError("reading PDF pages needs pypdfium2: pip install 'digitreader[pdf]'")
+
+    monkeypatch.setattr(pdf, "_pdfium", missing)
+    summary = run_batch(options(tmp_path, [tmp_path / "scan.pdf"], out="without.jsonl"))
+    (record,) = records(tmp_path / "without.jsonl")
+    assert "digitreader[pdf]" in record["error"] and summary.exit_code == ExitCode.PARTIAL
+
+
 # --- sinks ------------------------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 Order is deterministic: arguments in the order given; a folder's files in sorted path order (walked
 depth-first, one folder listing in memory at a time, so memory does not grow with the number of files);
-a list file's lines in their order. Every page of a multi-page TIFF is its own item.
+a list file's lines in their order. Every page of a multi-page TIFF or a PDF is its own item.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from ..errors import InputNotFoundError
+from ..errors import DigitReaderError, InputNotFoundError
 from .fs import is_url, open_input, url_to_fs
+from .pdf import is_pdf, pdf_page_count
 
 DEFAULT_EXTENSIONS = frozenset({
     ".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff", ".webp",
-    ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".sr", ".ras",
+    ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".sr", ".ras", ".pdf",
 })
 TIFF_EXTENSIONS = (".tif", ".tiff")
 MAX_TIFF_PAGES = 100_000
@@ -71,14 +72,26 @@ def iter_sources(inputs: Iterable[str], glob: str | None = None,
 
 
 def iter_items(sources: Iterable[Source]) -> Iterator[Item]:
-    """Split sources into items: one per page of a multi-page TIFF, else one per file (page 0)."""
+    """Split sources into items: one per page of a multi-page TIFF or a PDF, else one per file (page 0)."""
     for source in sources:
-        pages = 1
-        if source.error is None and source.path.lower().endswith(TIFF_EXTENSIONS):
+        pages, error = 1, source.error
+        if error is None and source.path.lower().endswith(TIFF_EXTENSIONS):
             pages = max(1, tiff_page_count_of(source.path) or 1)
+        elif error is None and is_pdf(source.path):
+            pages, error = _pdf_pages(source.path)
         for page in range(pages):
-            yield Item(source.path, page, pages, source.rel if pages == 1 else f"{source.rel}.p{page:03d}",
-                       source.error)
+            yield Item(source.path, page, pages, source.rel if pages == 1 else f"{source.rel}.p{page:03d}", error)
+
+
+def _pdf_pages(path: str) -> tuple[int, str | None]:
+    """(pages, error) of a PDF; an unreadable file is one item that the worker reports."""
+    try:
+        with open_input(path) as handle:
+            return max(1, pdf_page_count(handle)), None
+    except DigitReaderError as exc:
+        return 1, f"{path}: {exc}"
+    except (OSError, ValueError):
+        return 1, None
 
 
 def _list_lines(list_path: str) -> Iterator[str]:

@@ -19,6 +19,7 @@ from ..errors import DigitReaderError, ModelError, OutputError
 from ..imagesize import DEFAULT_MAX_PIXELS
 from ..result import Result
 from .fs import is_url, read_input_bytes, url_to_fs
+from .pdf import is_pdf, render_pdf_page
 
 ANNOTATED_SUFFIX = ".annotated.png"
 
@@ -119,7 +120,9 @@ def _decode_task(task: Task, max_pixels: int) -> list[tuple[str, int, str, np.nd
     slots = []
     for page, rel in zip(task.pages, task.rels):
         try:
-            if task.total_pages == 1:
+            if is_pdf(task.path):
+                image = render_pdf_page(data, page, task.path, max_pixels)
+            elif task.total_pages == 1:
                 image = decode_image(data, task.path, max_pixels)
             else:
                 image = decode_pages(data, task.path, max_pixels, start=page, count=1)[0]
