@@ -263,6 +263,19 @@ def test_overwrite_starts_again(tree, tmp_path):
         assert len(records(tmp_path / f"r.{fmt}")) == 7
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not valid UTF-8 exist on Linux")
+def test_file_names_that_are_not_unicode_resume_in_every_format(tmp_path):
+    folder = tmp_path / "in"
+    write_page(folder / "a.png", "12")
+    odd = os.path.join(str(folder).encode(), b"caf\xe9-\xff.png")  # Latin-1 bytes, not UTF-8
+    with open(odd, "wb") as handle:
+        handle.write(cv2.imencode(".png", draw_number("34", height=40)[0])[1].tobytes())
+    for fmt in ("jsonl", "csv", "sqlite"):
+        first = run_batch(options(tmp_path, [folder], out=f"r.{fmt}"))
+        again = run_batch(options(tmp_path, [folder], out=f"r.{fmt}"))
+        assert (first.done, first.failed, again.skipped, again.done) == (2, 0, 2, 0), fmt
+
+
 def test_same_file_named_twice_is_read_once(tree, tmp_path):
     summary = run_batch(options(tmp_path, [tree, tree / "b.png"]))
     assert summary.duplicates == 1 and len(records(tmp_path / "results.jsonl")) == 7

@@ -270,7 +270,7 @@ class JsonlSink(_AppendSink):
         return end
 
     def _encode(self, records: list[Record]) -> bytes:
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8", "surrogateescape")
+        return "".join(_json_line(r) for r in records).encode("utf-8")
 
 
 class CsvSink(_AppendSink):
@@ -307,6 +307,28 @@ class CsvSink(_AppendSink):
 
     def _encode(self, records: list[Record]) -> bytes:
         return _csv_bytes([row for record in records for row in record_to_csv_rows(record)])
+
+
+def _json_line(record: Record) -> str:
+    """One JSON line, UTF-8 text; a path that is not valid Unicode (a Linux file name in another encoding)
+    is written with \\u escapes, which read back to the same key."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record)
+    return line + "\n"
+
+
+def _sql_text(text: str | None) -> str | None:
+    """Text SQLite can store: undecodable file-name bytes become \\xNN (the same on every lookup)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def record_to_csv_rows(record: Record) -> list[list[Any]]:
@@ -395,7 +417,7 @@ class SqliteSink:
 
     def lookup(self, path: str, page: int) -> bool | None:
         row = self._db.execute("SELECT error IS NOT NULL FROM images WHERE path = ? AND page = ?",
-                               (path, page)).fetchone()
+                               (_sql_text(path), page)).fetchone()
         return None if row is None else bool(row[0])
 
     def write(self, records: list[Record]) -> None:
@@ -407,8 +429,8 @@ class SqliteSink:
                 cursor = self._db.execute(
                     "INSERT INTO images (path, page, text, lines, model, error, digit_count) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (record["path"], record["page"], record["text"], json.dumps(record["lines"]), record["model"],
-                     record["error"], len(record["digits"])))
+                    (_sql_text(record["path"]), record["page"], record["text"], json.dumps(record["lines"]),
+                     record["model"], _sql_text(record["error"]), len(record["digits"])))
                 image_id = cursor.lastrowid
                 self._db.executemany(
                     "INSERT INTO digits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
