@@ -380,7 +380,7 @@ def test_annotate_dir_mirrors_the_input_tree(tree, tmp_path):
     assert cv2.imread(str(out / "b.png.annotated.png")).shape[2] == 3
 
 
-def test_no_output_name_can_escape_the_annotate_dir(tmp_path):
+def test_no_output_name_can_escape_the_annotate_dir(tmp_path, monkeypatch):
     out = tmp_path / "out" / "annotated"
     out.mkdir(parents=True)
     assert safe_relative_parts("../../etc/passwd") == ["__", "__", "etc", "passwd"]
@@ -398,12 +398,8 @@ def test_no_output_name_can_escape_the_annotate_dir(tmp_path):
     write_page(tmp_path / "y.png", "4")
     listing = tmp_path / "in" / "todo.txt"
     listing.write_text("../y.png\nlink/x.png\n")
-    cwd = os.getcwd()
-    os.chdir(tmp_path / "in")
-    try:
-        summary = run_batch(options(tmp_path, [f"@{listing}"], annotate_dir=str(out)))
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path / "in")
+    summary = run_batch(options(tmp_path, [f"@{listing}"], annotate_dir=str(out)))
     assert summary.done == 2 and summary.annotation_errors == 1 and summary.exit_code == ExitCode.PARTIAL
     assert (out / "__" / "y.png.annotated.png").exists()
     assert list(outside.iterdir()) == [] and not (tmp_path / "y.png.annotated.png").exists()
