@@ -7,6 +7,7 @@ import http.server
 import io
 import json
 import os
+import select
 import shutil
 import socket
 import socketserver
@@ -490,16 +491,23 @@ def test_the_window_needs_a_display(video):
 def xvfb():
     if not (shutil.which("Xvfb") and shutil.which("xdotool")):
         pytest.skip("Xvfb and xdotool are not installed (apt-get install xvfb xdotool; .ci/run does)")
-    display = f":{80 + os.getpid() % 9}"
-    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(f"/tmp/.X11-unix/X{display[1:]}"):
-            break
-        time.sleep(0.05)
-    else:
+    # -displayfd: Xvfb picks a free display itself and writes its number (other test runs may share the machine)
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
+    os.close(write_end)
+    number = b""
+    with os.fdopen(read_end, "rb") as pipe:
+        ready = select.select([pipe], [], [], 20)[0]
+        while ready and not number.endswith(b"\n"):
+            chunk = os.read(pipe.fileno(), 16)
+            if not chunk:
+                break
+            number += chunk
+    if not number.strip().isdigit():
         server.kill()
         pytest.skip("Xvfb did not start")
+    display = f":{int(number)}"
     yield display
     server.terminate()
     server.wait(timeout=10)
