@@ -19,6 +19,7 @@ SIDE_LENGTH_RATIO = 1.1  # the side of a box is taller than the writing (and mee
 SHORT_LINE_RATIO = 0.4  # a supported piece of a printed structure is at least this many
 STRICT_THINNESS = 0.75  # a lone long line is thinner than this x the handwriting's stroke width
 STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no thicker than this
+RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 Piece = tuple[bool, int, int, int, int, float, np.ndarray]  # horizontal, x, y, w, h, thickness, pixels
 
 
@@ -46,7 +47,7 @@ def _runs(mask: np.ndarray, horizontal: bool, length: int) -> np.ndarray:
 
 def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[Piece], float]:
     """Straight runs at least ``short`` px long, no thicker than ``loose`` x the handwriting's
-    stroke width and not buried in thicker ink; and the stroke width they were judged against."""
+    stroke width and not buried in thicker ink; and the handwriting's stroke width."""
     h, w = mask.shape
     short = max(12, short)
     runs = [(horizontal, _runs(mask, horizontal, short)) for horizontal in (True, False)
@@ -56,9 +57,10 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
     without_runs = mask.copy()
     for _, r in runs:
         without_runs = cv2.subtract(without_runs, r)
-    thin = max(2.5, loose * max(stroke_width(mask), stroke_width(without_runs)))
+    stroke = max(2.5 / STRICT_THINNESS, stroke_width(mask), stroke_width(without_runs))
+    thin = loose * stroke
     depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    reach = int(2 * thin) | 1
+    reach = int(2 * stroke) | 1
     depth = cv2.dilate(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     pieces: list[Piece] = []
     for horizontal, r in runs:
@@ -72,19 +74,27 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
                 continue
             if not _straight(pixels[y:y + ph, x:x + pw], horizontal, thickness, across):
                 continue
-            if np.median(depth[pixels]) <= max(1.5, thin / 2 + 0.5):
+            if np.median(depth[pixels]) <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5):  # not inside a stroke
                 pieces.append((horizontal, x, y, pw, ph, thickness, pixels))
-    return pieces, thin
+    return pieces, stroke
 
 
 def _straight(pixels: np.ndarray, horizontal: bool, thickness: float, across: np.ndarray) -> bool:
-    """A ruled line keeps to one band of rows (columns) and one thickness; strokes of digits that touch
-    it may add a little, a curved stroke's lens-shaped run does not qualify."""
-    profile = pixels.sum(axis=1 if horizontal else 0).astype(np.float64)
-    band = int(thickness) + 2
-    in_band = np.convolve(profile, np.ones(band), mode="valid").max() if len(profile) > band else profile.sum()
-    uniform = np.mean(np.abs(across - thickness) <= 1)
-    return in_band >= 0.85 * profile.sum() and uniform >= 0.6
+    """A ruled line: most of its ink lies in one band of rows (columns for a vertical line) about as
+    thick as the line, and that band is full along the whole length. Digit strokes crossing the line
+    may add ink outside the band; a curved stroke's lens-shaped run fills no band end to end."""
+    if not horizontal:
+        pixels = pixels.T
+    profile = pixels.sum(axis=1).astype(np.float64)
+    band = max(1, int(round(thickness)) + 1)
+    if len(profile) <= band:
+        start = 0
+    else:
+        start = int(np.argmax(np.convolve(profile, np.ones(band), mode="valid")))
+    core = pixels[start:start + band]
+    concentration = core.sum() / max(1.0, profile.sum())
+    coverage = np.mean(core.sum(axis=0) >= max(1.0, thickness - 1))
+    return concentration >= 0.6 and coverage >= 0.8
 
 
 def _corner(a: Piece, b: Piece) -> bool:
@@ -106,15 +116,17 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     ref = _writing_height(mask)
     if ref <= 0:
         return lines
-    pieces, thin = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=STRUCTURE_THINNESS)
-    strict = STRICT_THINNESS / STRUCTURE_THINNESS * thin
+    pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=STRUCTURE_THINNESS)
+    strict, loose = STRICT_THINNESS * stroke, STRUCTURE_THINNESS * stroke
     accepted = [False] * len(pieces)
     for k, (horizontal, _, _, pw, ph, thickness, _) in enumerate(pieces):
         extent = pw if horizontal else ph
-        if extent >= LINE_LENGTH_RATIO * ref and thickness <= strict:  # longer than any stroke of a digit
+        if thickness <= strict and extent >= LINE_LENGTH_RATIO * ref:  # longer than any stroke of a digit
             accepted[k] = True
-        elif not horizontal and ph >= SIDE_LENGTH_RATIO * ref:  # taller than the writing and meets a horizontal
-            accepted[k] = any(_corner(pieces[k], other) for other in pieces)
+        elif thickness <= loose and extent >= RULE_LENGTH_RATIO * ref:  # no stroke is that long and straight
+            accepted[k] = True
+        elif thickness <= loose and not horizontal and ph >= SIDE_LENGTH_RATIO * ref:
+            accepted[k] = any(_corner(pieces[k], other) for other in pieces if other[5] <= loose)
     for k, piece in enumerate(pieces):  # short pieces of a structure: tops of boxes, comb ticks
         if not accepted[k] and any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
             accepted[k] = True
@@ -130,8 +142,8 @@ def _writing_height(mask: np.ndarray) -> float:
     first = digit_height(mask)
     if first <= 0:
         return 0.0
-    pieces, thin = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=STRUCTURE_THINNESS)
-    pieces = [p for p in pieces if p[5] <= STRICT_THINNESS / STRUCTURE_THINNESS * thin + 1]
+    pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=STRUCTURE_THINNESS)
+    pieces = [p for p in pieces if p[5] <= STRICT_THINNESS * stroke + 1]
     if not pieces:
         return first
     rest = mask.copy()
