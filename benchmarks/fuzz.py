@@ -92,9 +92,11 @@ class Target:
         from digitreader.errors import DigitReaderError
         from digitreader.imageio import decode_image
         from digitreader.reader import DigitReader
+        from digitreader.result import to_csv, to_text
 
         self.expected = DigitReaderError
         self.decode = decode_image
+        self.to_csv, self.to_text = to_csv, to_text
         self.reader = DigitReader(max_pixels=MAX_PIXELS)
         self.out, self.slow = out, slow
         (out / "crashes").mkdir(parents=True, exist_ok=True)
@@ -110,7 +112,9 @@ class Target:
             image = from_raw(data) if data.startswith(RAW_MAGIC) and len(data) >= 9 else \
                 self.decode(data, "fuzz", MAX_PIXELS)
             result = self.reader.read(image)
-            json.dumps(result.to_dict())
+            json.loads(result.to_json())
+            self.to_csv([result])
+            self.to_text([result], with_paths=True)
             self.read += 1
             self.digits += len(result.digits)
         except self.expected:
@@ -190,6 +194,19 @@ def run_atheris(target: Target, corpus_dir: Path, seconds: float, seed: int) -> 
         pass
 
 
+def replay(paths: list[Path], out: Path, slow: float) -> int:
+    """Re-run saved inputs (crashes, slow inputs): outcome and seconds for each."""
+    target = Target(out, slow)
+    for path in paths:
+        before = (len(target.crashes), target.refused, target.read)
+        start = time.perf_counter()
+        target(path.read_bytes())
+        outcome = ("crash" if len(target.crashes) > before[0] else "refused" if target.refused > before[1]
+                   else "read")
+        print(f"{path}: {outcome} in {time.perf_counter() - start:.1f} s")
+    return 1 if target.crashes else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600)
@@ -197,7 +214,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz-out"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slow", type=float, default=10.0, help="Seconds after which an input counts as slow.")
+    parser.add_argument("--replay", type=Path, nargs="+", help="Run these saved inputs once each and report.")
     args = parser.parse_args()
+    if args.replay:
+        return replay(args.replay, args.out, args.slow)
     engine = args.engine
     if engine == "auto":
         try:
