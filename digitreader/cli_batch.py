@@ -93,8 +93,9 @@ def batch_cmd(ctx: click.Context, inputs: tuple[str, ...], verbose: int, quiet: 
     )
     with _sigterm_as_interrupt():
         summary = run_batch(options)
-    if not quiet or summary.interrupted or summary.fatal:
-        click.echo(summary.line(), err=True)
+    started = summary.done or summary.failed or summary.skipped or summary.interrupted
+    if (not quiet or summary.interrupted or summary.fatal) and (started or summary.fatal is None):
+        click.echo(summary.line(), err=True)  # not for an error before any work: its one line says it all
     if summary.fatal is not None:
         raise summary.fatal
     ctx.exit(summary.exit_code)

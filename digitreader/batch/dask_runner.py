@@ -24,7 +24,7 @@ class SchedulerError(DigitReaderError):
 class DaskBackend:
     """Submits units as Dask tasks; the window scales with the cluster's threads."""
 
-    def __init__(self, address: str, config: ReaderConfig, timeout: float = 30.0) -> None:
+    def __init__(self, address: str, config: ReaderConfig, timeout: float = 15.0) -> None:
         try:
             from distributed import Client
         except ImportError:

@@ -107,12 +107,16 @@ def run_batch(options: BatchOptions, backend: Backend | None = None, sink: Sink 
     summary = Summary(out=options.out)
     progress = Progress(False)
     try:
-        sink = sink or open_sink(options.out, options.fmt, options.overwrite, options.staging_dir)
+        backend = backend or make_backend(options)  # a bad --scheduler is refused before the output is touched
+        try:
+            sink = sink or open_sink(options.out, options.fmt, options.overwrite, options.staging_dir)
+        except BaseException:
+            backend.close(cancel=True)
+            raise
         try:
             if options.annotate_dir is not None:
                 _prepare_annotate_dir(options.annotate_dir)
             progress = Progress(options.progress, count=options.items)
-            backend = backend or make_backend(options)
             _Run(options, sink, summary, progress).loop(backend)
         finally:
             progress.close()
