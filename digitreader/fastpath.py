@@ -92,6 +92,11 @@ def _onnxruntime_runner(path: Path) -> Any:
         raise ModelError("onnxruntime is not installed (pip install onnxruntime)") from None
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    # One thread, no spin-waiting: a batch of crops is small, and digitreader parallelises across images
+    # (threads, worker processes), where onnxruntime's spinning pool threads only burn the other cores.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for bad files
