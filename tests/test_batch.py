@@ -21,8 +21,8 @@ from conftest import draw_number
 
 from digitreader.batch import BatchOptions, iter_records, run_batch
 from digitreader.batch.backends import InProcessBackend
+from digitreader.batch.filesink import CSV_COLUMNS
 from digitreader.batch.inputs import count_tiff_pages, iter_items, iter_sources
-from digitreader.batch.sinks import CSV_COLUMNS
 from digitreader.batch.worker import annotation_target, safe_relative_parts
 from digitreader.cli import main
 from digitreader.errors import ExitCode, OutputError
