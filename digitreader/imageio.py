@@ -190,9 +190,10 @@ def to_uint8_image(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         if image.dtype == np.uint16:
             image = (image >> 8).astype(np.uint8)  # integer shift: no float copy of a big image
-        elif np.issubdtype(image.dtype, np.floating):
-            top = 1.0 if np.nanmax(image) <= 1.0 else 255.0
-            image = np.clip(np.nan_to_num(image) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.floating):  # NaN is black, infinities are the extremes
+            values = np.nan_to_num(image.astype(np.float32, copy=False), nan=0.0, posinf=255.0, neginf=0.0)
+            top = 1.0 if values.size == 0 or values.max() <= 1.0 else 255.0
+            image = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         else:
             image = np.clip(image, 0, 255).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 1:

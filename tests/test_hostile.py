@@ -209,6 +209,10 @@ CASES: dict[str, Case] = {
     "rgba-png": Case(_file("alpha.png", _rgba), 0, text=NUMBER),
     "paletted-gif": Case(_file("palette.gif", lambda: pil_bytes(
         Image.fromarray(page()).convert("RGB").quantize(16), "GIF")), 0, text=NUMBER),
+    "float-tiff": Case(_file("float.tiff", lambda: encode(".tiff", page().astype(np.float32) / 255)), 0,
+                       text=NUMBER),
+    "float-tiff-nan": Case(_file("nan.tiff", lambda: encode(".tiff", np.full((60, 80), np.nan, np.float32))), 0,
+                           text=""),
     "cmyk-jpeg": Case(_file("cmyk.jpg", lambda: pil_bytes(
         Image.fromarray(page()).convert("CMYK"), "JPEG", quality=95)), 0, text=NUMBER),
     "multi-page-tiff": Case(_file("pages.tiff", _tiff_pages), 0, text=NUMBER),  # `read` reads page 1
