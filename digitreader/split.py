@@ -68,7 +68,7 @@ def cut_cost(mask: np.ndarray, path: np.ndarray, stroke: float) -> float:
     return float(mask[np.arange(len(path)), path].sum()) / max(stroke, 1.0)
 
 
-def aspect_prior(value: int, width: float, height: float, slack: float = 0.1) -> float:
+def aspect_prior(value: int, width: float, height: float, slack: float = 0.0) -> float:
     """Log-plausibility of an ink box this shape for a digit read as ``value`` (0 inside the MNIST
     5-95 % range of that digit's width / height, falling off outside it)."""
     aspect = width / max(height, 1.0)
