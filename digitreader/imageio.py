@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from .imagesize import DEFAULT_MAX_PIXELS, declared_sizes
 
 STDIN = "-"
 log = logging.getLogger(__name__)
+_STDERR_LOCK = threading.Lock()
 BYTES_PER_PIXEL_CAP = 8  # 16-bit RGBA, uncompressed: no honest file of max_pixels pixels is larger
 
 
@@ -115,25 +117,36 @@ def _quiet_opencv() -> Iterator[None]:
 
 @contextmanager
 def _native_stderr_to_debug_log() -> Iterator[None]:
-    """Redirect file descriptor 2 (where C libraries print) to a temporary file, then log what it got."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        sink = tempfile.TemporaryFile()
-    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to hide
-        yield
-        return
-    try:
-        os.dup2(sink.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        sink.seek(0)
-        chatter = sink.read(4096).decode("utf-8", "replace").strip()
-        sink.close()
-        if chatter:
-            log.debug("decoder messages: %s", chatter.replace("\n", " | "))
+    """Redirect file descriptor 2 (where C libraries print) to a temporary file, then log what it got.
+
+    fd 2 is process-wide: one decode at a time holds the redirection (a lock), so threads never restore
+    each other's copies."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            sink = tempfile.TemporaryFile()
+        except (OSError, ValueError, AttributeError):
+            sink = None
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable fd 2: nothing to hide
+            saved = None
+        if sink is None or saved is None:
+            if sink is not None:
+                sink.close()
+            yield
+            return
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            chatter = sink.read(4096).decode("utf-8", "replace").strip()
+            sink.close()
+    if chatter:
+        log.debug("decoder messages: %s", chatter.replace("\n", " | "))
 
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

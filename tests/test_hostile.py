@@ -586,3 +586,17 @@ def test_readme_table_lists_every_row_and_only_tested_rows() -> None:
     for row, test in OTHER_ROWS.items():
         module, name = test.split("::")
         assert f"def {name}(" in (Path(__file__).parent / module).read_text(encoding="utf-8"), (row, test)
+
+
+def test_decoder_chatter_is_hidden_and_fd2_restored_across_threads(capfd: pytest.CaptureFixture[str]) -> None:
+    """Decoding a JPEG that makes libjpeg warn, from several threads at once: nothing reaches fd 2 and fd 2
+    is the same file afterwards (the redirection is never restored out of order)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = _junk_in_jpeg()
+    before = os.fstat(2)
+    with ThreadPoolExecutor(4) as pool:
+        shapes = list(pool.map(lambda _: decode_image(data, "junk.jpg").shape, range(16)))
+    after = os.fstat(2)
+    assert len(set(shapes)) == 1 and (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
+    assert capfd.readouterr().err == ""
