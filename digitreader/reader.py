@@ -33,7 +33,7 @@ MERGE_CONFIDENCE_SLACK = 0.1
 SPLIT_MIN_WIDTH = 0.75  # a box at least this wide (x the row's digit height) may hold touching digits
 CUT_COST_WEIGHT = 0.3
 FRAGMENT_HEIGHT = 0.7  # a piece shorter than this x the row's digit height is not a whole digit
-SPLIT_COST = 0.3  # every cut must earn its keep
+SPLIT_COST = 0.15  # every cut must earn its keep
 
 
 @dataclass
