@@ -100,8 +100,8 @@ class ProcessBackend:
             codes = [process.exitcode for process in list(processes.values())]
             ended = [code for code in codes if code not in (None, 0)]
             ended.sort(key=lambda code: code == -signal.SIGTERM)
-            if ended or time.monotonic() > deadline:
-                break
+            if (ended and ended[0] != -signal.SIGTERM) or time.monotonic() > deadline:
+                break  # SIGTERM alone may be the pool ending the survivors: wait for the culprit's code
             time.sleep(0.05)
         if not ended:
             return "ended abruptly"
