@@ -551,7 +551,7 @@ def test_a_killed_worker_process_is_reported_and_its_images_are_read_again(scans
     os.kill(workers[0].pid, signal.SIGKILL)
     _, err = process.communicate(timeout=300)
     assert process.returncode == ExitCode.PARTIAL, err  # the corrupt file only
-    assert b"a worker process died (killed by SIGKILL)" in err and b"1 worker processes died" in err
+    assert b"a worker process died (killed by SIGKILL)" in err and b" worker processes died -> " in err
     same_results(records(out), uninterrupted)
 
 
