@@ -158,6 +158,12 @@ def _tiff_pages() -> bytes:
     return pil_bytes(first, "TIFF", save_all=True, append_images=[second])
 
 
+def _halftone() -> bytes:
+    dots = np.full((1000, 1000), 255, np.uint8)
+    dots[::8, ::8] = 0
+    return encode(".png", cv2.erode(dots, np.ones((3, 3), np.uint8)))
+
+
 def _junk_in_jpeg() -> bytes:
     """A JPEG with 55 stray bytes before its frame header: libjpeg decodes it and warns on stderr."""
     data = bytearray(encode(".jpg", page()))
@@ -204,6 +210,7 @@ CASES: dict[str, Case] = {
     "all-black": Case(_file("black.png", lambda: encode(".png", np.zeros((300, 400), np.uint8))), 0, text=""),
     "pure-noise": Case(_file("noise.png", lambda: encode(
         ".png", np.random.default_rng(7).integers(0, 256, (300, 400), dtype=np.uint8))), 0),
+    "halftone-dots": Case(_file("dots.png", _halftone), 0),  # 15 000 specks: hung for minutes before a8dffc9
     "thin-strip": Case(_file("strip.png", lambda: encode(".png", np.full((1, 6000), 90, np.uint8))), 0, text=""),
     "png-16-bit": Case(_file("deep.png", lambda: encode(".png", page().astype(np.uint16) * 257)), 0, text=NUMBER),
     "rgba-png": Case(_file("alpha.png", _rgba), 0, text=NUMBER),
