@@ -12,12 +12,13 @@ import numpy as np
 
 BOX = 20
 SIDE = 28
+SLANT_RANGE = (-0.45, 0.25)  # MNIST training digits' slant (mu11 / mu02), 10th to 90th percentile
 MNIST_STROKE = 2.25  # median stroke width of MNIST test digits (2 x area / perimeter at threshold 127)
 WORK_SIDE = 200  # larger crops are first shrunk to this (10x the final size): stroke matching stays cheap
 MAX_RIM = 31  # px of grey rim kept around a digit's mask, at most
 
 
-def normalise_crop(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
+def normalise_crop(ink: np.ndarray, match_stroke: bool = True, deslant: bool = True) -> np.ndarray:
     """Ink crop (float, ink bright, paper 0) -> (28, 28) float32 in [0, 1]."""
     ink = np.asarray(ink, np.float32)
     if ink.ndim != 2 or ink.size == 0:
@@ -26,6 +27,8 @@ def normalise_crop(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
     if not len(ys):
         return np.zeros((SIDE, SIDE), np.float32)
     ink = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    if deslant:
+        ink = _limit_slant(ink)
     if max(ink.shape) > WORK_SIDE:  # a huge crop: its stroke matching would dilate with a huge kernel
         factor = WORK_SIDE / max(ink.shape)
         ink = cv2.resize(ink, (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor))),
@@ -42,6 +45,30 @@ def normalise_crop(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
         return np.zeros((SIDE, SIDE), np.float32)
     small = np.clip(small / peak, 0.0, 1.0)
     return _centre_of_mass_paste(small)
+
+
+def _limit_slant(ink: np.ndarray) -> np.ndarray:
+    """Shear a digit that leans more than MNIST's digits do back to the edge of MNIST's range.
+
+    Slant is the second-moment ratio mu11 / mu02 (x shift per row, y down); MNIST's training digits
+    lie between ``SLANT_RANGE`` (10th-90th percentiles, measured once); a digit slanted by 25 degrees is
+    sheared only by the excess, so ordinary slant is left as the classifier learnt it.
+    """
+    moments = cv2.moments(ink)
+    if moments["mu02"] <= 0 or min(ink.shape) < 4:
+        return ink
+    slant = moments["mu11"] / moments["mu02"]
+    target = float(np.clip(slant, *SLANT_RANGE))
+    shear = target - slant
+    if abs(shear) < 0.05:
+        return ink
+    h, w = ink.shape
+    cy = moments["m01"] / moments["m00"]
+    extra = int(np.ceil(abs(shear) * h)) + 2
+    matrix = np.float32([[1, shear, -shear * cy + extra / 2], [0, 1, 0]])  # x' = x + shear * (y - cy)
+    out = cv2.warpAffine(ink, matrix, (w + extra, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    xs = np.flatnonzero((out > 0.05).any(axis=0))
+    return out[:, xs[0]:xs[-1] + 1] if len(xs) else ink
 
 
 def _match_stroke_width(ink: np.ndarray, scale: float) -> np.ndarray:
