@@ -27,9 +27,11 @@ import io
 import json
 import os
 import random
+import resource
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +106,8 @@ class Target:
         self.crashes: dict[str, dict] = {}
         self.slow_inputs: list[dict] = []
         self.longest = 0.0
+        self.on_progress: Callable[[], None] | None = None
+        self.last_report = time.monotonic()
 
     def __call__(self, data: bytes) -> None:
         self.executions += 1
@@ -131,6 +135,9 @@ class Target:
             self.crashes[key]["count"] += 1
         elapsed = time.perf_counter() - start
         self.longest = max(self.longest, elapsed)
+        if self.on_progress is not None and time.monotonic() - self.last_report > 15:
+            self.last_report = time.monotonic()
+            self.on_progress()  # libFuzzer ends the process with _exit(): atexit handlers never run
         if elapsed > self.slow:
             digest = hashlib.sha1(data).hexdigest()[:12]
             (self.out / "crashes" / f"slow-{digest}").write_bytes(data)
@@ -142,7 +149,8 @@ class Target:
                 "executions_per_second": round(self.executions / max(seconds, 1e-9), 1),
                 "refused_cleanly": self.refused, "read": self.read, "digits_read": self.digits,
                 "crashes": len(self.crashes), "crash_details": self.crashes, "slow_inputs": self.slow_inputs,
-                "slowest_seconds": round(self.longest, 3), "max_pixels": MAX_PIXELS}
+                "slowest_seconds": round(self.longest, 3), "max_pixels": MAX_PIXELS,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
 
 
 def mutate(data: bytes, corpus: list[bytes], rng: random.Random) -> bytes:
@@ -252,9 +260,10 @@ def main() -> int:
         summary["seeds"] = len(seed_files)
         summary["command"] = " ".join([Path(sys.executable).name, *sys.argv])
         summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in summary.items() if k != "crash_details"}, indent=2), file=sys.stderr)
+        print(json.dumps({k: v for k, v in summary.items() if k != "crash_details"}), file=sys.stderr, flush=True)
 
     atexit.register(write_summary)
+    target.on_progress = write_summary
     if engine == "atheris":
         run_atheris(target, corpus_dir, args.seconds, args.seed)
     else:
