@@ -19,6 +19,7 @@ SIDE_LENGTH_RATIO = 1.1  # the side of a box is taller than the writing (and mee
 SHORT_LINE_RATIO = 0.4  # a supported piece of a printed structure is at least this many
 STRICT_THINNESS = 0.75  # a lone long line is thinner than this x the handwriting's stroke width
 STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no thicker than this
+MIN_SKEW, MAX_SKEW = 0.4, 8.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 Piece = tuple[bool, int, int, int, int, float, np.ndarray]  # horizontal, x, y, w, h, thickness, pixels
 
@@ -111,7 +112,53 @@ def _corner(a: Piece, b: Piece) -> bool:
 
 
 def printed_lines(mask: np.ndarray) -> np.ndarray:
-    """uint8 mask (255) of the printed lines in an ink mask (see the module's rules)."""
+    """uint8 mask (255) of the printed lines in an ink mask (see the module's rules). On a skewed page
+    (long straight segments tilted by ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask
+    rotated level and rotated back."""
+    angle = skew_angle(mask)
+    if angle == 0.0:
+        return _level_printed_lines(mask)
+    h, w = mask.shape
+    rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    level = cv2.warpAffine(mask, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    lines = _level_printed_lines(level)
+    back = cv2.warpAffine(lines, cv2.invertAffineTransform(rotation), (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), mask)
+
+
+def skew_angle(mask: np.ndarray) -> float:
+    """Degrees to rotate the page by so that its long straight lines are level (0.0 when they already
+    are, or when there are none): the median tilt of the long near-horizontal Hough segments."""
+    ref = digit_height(mask)
+    if ref <= 0 or _longest_ink_span(mask) < 2 * ref * np.cos(np.radians(MAX_SKEW)) - 2:
+        return 0.0  # no near-level segment that long can exist: skip the (costly) Hough transform
+    segments = cv2.HoughLinesP(mask, 1, np.pi / 720, threshold=int(2 * ref), minLineLength=int(2 * ref), maxLineGap=3)
+    if segments is None:
+        return 0.0
+    segments = np.asarray(segments, np.float64).reshape(-1, 4)  # (N, 1, 4) or (N, 4) by OpenCV version
+    x0, y0, x1, y1 = segments.T
+    tilt = np.degrees(np.arctan2(y1 - y0, x1 - x0))
+    tilt = np.where(tilt > 90, tilt - 180, np.where(tilt < -90, tilt + 180, tilt))
+    near = tilt[np.abs(tilt) <= MAX_SKEW]
+    if len(near) < 1:
+        return 0.0
+    angle = float(np.median(near))
+    return angle if abs(angle) >= MIN_SKEW else 0.0
+
+
+def _longest_ink_span(mask: np.ndarray, gap: int = 6) -> int:
+    """Columns spanned by the widest stretch of inked columns, bridging gaps of up to ``gap`` columns (more
+    than HoughLinesP's maxLineGap): an upper bound on the horizontal extent of any segment it can find."""
+    columns = np.flatnonzero(mask.any(axis=0))
+    if not len(columns):
+        return 0
+    breaks = np.flatnonzero(np.diff(columns) > gap + 1)
+    starts = np.concatenate(([columns[0]], columns[breaks + 1]))
+    ends = np.concatenate((columns[breaks], [columns[-1]]))
+    return int((ends - starts).max()) + 1
+
+
+def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     lines = np.zeros_like(mask)
     ref = _writing_height(mask)
     if ref <= 0:

@@ -42,3 +42,24 @@ def test_thick_handwriting_with_straight_strokes_is_not_a_structure():
     page, truth = draw_number("1477", height=90)
     seg = segment(page)
     assert len(seg.boxes) == 4 and all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+
+
+def test_a_skewed_rule_is_levelled_found_and_removed():
+    from digitreader.formlines import skew_angle
+
+    mask = np.zeros((200, 600), np.uint8)
+    cv2.line(mask, (0, 120), (599, 120 - 21), 255, 2)  # a rule tilted by 2 degrees
+    for x in (150, 300, 450):
+        cv2.ellipse(mask, (x, 80), (22, 36), 0, 0, 360, 255, 8)  # digits sitting on it
+    assert abs(abs(skew_angle(mask)) - 2.0) < 0.5
+    cleaned = remove_lines(mask)
+    assert cleaned[120 - 1, 5:30].sum() == 0 and cleaned[100, 570:599].sum() == 0  # the rule is gone
+    assert cleaned[80, 150 - 24:150 - 18].any() and cleaned[80, 300 + 18:300 + 24].any()  # the digits stay
+
+
+def test_level_page_has_no_skew():
+    from digitreader.formlines import skew_angle
+
+    mask = np.zeros((200, 600), np.uint8)
+    cv2.line(mask, (0, 120), (599, 120), 255, 2)
+    assert skew_angle(mask) == 0.0

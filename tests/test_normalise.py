@@ -67,3 +67,22 @@ def test_photo_of_one_digit_dark_on_light():
     cv2.line(img, (35, 10), (35, 80), 30, 8)
     out = digit_image_to_mnist(img)
     assert out.max() > 0.9 and out[14, 14] > 0.5 and out[2, 2] == 0
+
+
+def test_strong_slant_is_reduced_to_mnists_range():
+    import cv2
+
+    from digitreader.normalise import SLANT_RANGE, _limit_slant
+
+    upright = np.zeros((80, 60), np.float32)
+    cv2.line(upright, (30, 5), (30, 75), 1.0, 8)
+    slanted = np.zeros((80, 100), np.float32)
+    cv2.line(slanted, (70, 5), (25, 75), 1.0, 8)  # leaning right by about 33 degrees
+
+    def slant(img):
+        m = cv2.moments(img)
+        return m["mu11"] / m["mu02"]
+
+    assert slant(slanted) < SLANT_RANGE[0] - 0.1
+    assert abs(slant(_limit_slant(slanted)) - SLANT_RANGE[0]) < 0.08
+    assert _limit_slant(upright).shape == upright.shape  # within MNIST's range: untouched
