@@ -31,9 +31,9 @@ from .split import (
 IMAGES_PER_BATCH = 32
 MERGE_CONFIDENCE_SLACK = 0.1
 SPLIT_MIN_WIDTH = 0.75  # a box at least this wide (x the row's digit height) may hold touching digits
+SPLIT_KEEP_WIDTH, SPLIT_KEEP_CONFIDENCE = 1.2, 0.98  # ... unless the classifier is sure of it whole
 CUT_COST_WEIGHT = 0.3
 FRAGMENT_HEIGHT = 0.7  # a piece shorter than this x the row's digit height is not a whole digit
-SPLIT_KEEP_WIDTH, SPLIT_KEEP_CONFIDENCE = 1.2, 0.98  # ... unless the classifier is sure of it whole
 SPLIT_COST = 0.15  # every cut must earn its keep
 
 
