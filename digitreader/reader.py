@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +60,8 @@ class DigitReader:
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
                  min_confidence: float = 0.0, cache_dir: str | Path | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS, backend: str | None = None,
-                 quick_start: bool = False, charset: str = "digits", debug_dir: str | Path | None = None) -> None:
+                 quick_start: bool = False, charset: str = "digits", debug_dir: str | Path | None = None,
+                 threads: int | None = None) -> None:
         if model is None or isinstance(model, (str, Path)):
             self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir,
                                                           backend=backend, quick_start=quick_start)
@@ -72,6 +76,9 @@ class DigitReader:
             raise ValueError(f"charset must be one of {', '.join(CHARSETS)}")
         self.charset = charset  # "decimal": also report the separators . , - where they are written
         self.debug_dir = Path(debug_dir) if debug_dir is not None else None
+        # Several images are segmented in parallel threads (OpenCV and NumPy release the GIL): 1 = serial.
+        self.threads = max(1, threads if threads is not None else min(4, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
 
     def read(self, image: np.ndarray | str | Path, path: str | None = None) -> Result:
         """Read one image (an array, or a path to decode). Raises DigitReaderError for bad files."""
@@ -83,7 +90,7 @@ class DigitReader:
     def read_many(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Result]:
         """Read several decoded images with one batched classifier call for all their digits."""
         paths = paths or [f"<array {i}>" for i in range(len(images))]
-        segmentations = [segment(image, self.polarity) for image in images]
+        segmentations = self._map(lambda image: segment(image, self.polarity), images)
         segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
@@ -113,7 +120,16 @@ class DigitReader:
         return np.split(probabilities, np.cumsum(counts)[:-1])
 
     def _classify_all(self, segmentations: list[Segmentation]) -> list[np.ndarray]:
-        return self._classify([crops_for_boxes(s.ink, s.labels, s.boxes, s.members, s.masks) for s in segmentations])
+        return self._classify(self._map(lambda s: crops_for_boxes(s.ink, s.labels, s.boxes, s.members, s.masks),
+                                        segmentations))
+
+    def _map(self, function: Callable[[Any], Any], items: list) -> list:
+        """``[function(item) for item in items]``, in the reader's threads when there are several items."""
+        if self.threads == 1 or len(items) < 2:
+            return [function(item) for item in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="digitreader")
+        return list(self._pool.map(function, items))
 
     def _split_touching_digits(self, segmentations: list[Segmentation],
                                probabilities: list[np.ndarray]) -> list[np.ndarray]:
@@ -121,7 +137,7 @@ class DigitReader:
         candidate cuts; all candidate pieces of all images are classified in one batched call, and each
         box keeps the segmentation (possibly itself, whole) whose pieces are read most confidently,
         have plausible widths and shapes for the digits they are read as, and need the cheapest cuts."""
-        plans = [_split_plans(seg, probs) for seg, probs in zip(segmentations, probabilities)]
+        plans = self._map(lambda pair: _split_plans(*pair), list(zip(segmentations, probabilities)))
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
