@@ -19,9 +19,10 @@ SIDE_LENGTH_RATIO = 1.1  # the side of a box is taller than the writing (and mee
 SHORT_LINE_RATIO = 0.4  # a supported piece of a printed structure is at least this many
 STRICT_THINNESS = 0.75  # a lone long line is thinner than this x the handwriting's stroke width
 STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no thicker than this
+SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
 MIN_SKEW, MAX_SKEW = 0.4, 8.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
-Piece = tuple[bool, int, int, int, int, float, np.ndarray]  # horizontal, x, y, w, h, thickness, pixels
+Piece = tuple[bool, int, int, int, int, float, np.ndarray]  # horizontal, x, y, w, h, thickness, pixels in its box
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -68,14 +69,14 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
         count, labels, stats, _ = cv2.connectedComponentsWithStats(r, connectivity=8)
         for i in range(1, count):
             x, y, pw, ph, _ = (int(v) for v in stats[i])
-            pixels = labels == i
-            across = pixels[y:y + ph, x:x + pw].sum(axis=0 if horizontal else 1)
+            pixels = labels[y:y + ph, x:x + pw] == i
+            across = pixels.sum(axis=0 if horizontal else 1)
             thickness = float(np.median(across))  # robust to strokes that run along the line for a while
             if thickness > thin:
                 continue
-            if not _straight(pixels[y:y + ph, x:x + pw], horizontal, thickness, across):
+            if not _straight(pixels, horizontal, thickness, across):
                 continue
-            if np.median(depth[pixels]) <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5):  # not inside a stroke
+            if np.median(depth[y:y + ph, x:x + pw][pixels]) <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5):
                 pieces.append((horizontal, x, y, pw, ph, thickness, pixels))
     return pieces, stroke
 
@@ -128,11 +129,23 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
 
 def skew_angle(mask: np.ndarray) -> float:
     """Degrees to rotate the page by so that its long straight lines are level (0.0 when they already
-    are, or when there are none): the median tilt of the long near-horizontal Hough segments."""
-    ref = digit_height(mask)
-    if ref <= 0 or _longest_ink_span(mask) < 2 * ref * np.cos(np.radians(MAX_SKEW)) - 2:
-        return 0.0  # no near-level segment that long can exist: skip the (costly) Hough transform
-    segments = cv2.HoughLinesP(mask, 1, np.pi / 720, threshold=int(2 * ref), minLineLength=int(2 * ref), maxLineGap=3)
+    are, or when there are none): the median tilt of the long near-horizontal Hough segments, found
+    on a copy at most ``SKEW_SIDE`` px wide; only pages with a piece of ink two digit heights long
+    are looked at."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    widths = stats[1:, cv2.CC_STAT_WIDTH]
+    keep = stats[1:, cv2.CC_STAT_AREA] >= 4
+    if not keep.any():
+        return 0.0
+    ref = float(np.median(heights[keep][heights[keep] >= 0.5 * heights[keep].max()]))
+    if ref <= 0 or not (widths >= 2 * ref).any():
+        return 0.0
+    scale = min(1.0, SKEW_SIDE / max(mask.shape))
+    small = mask if scale == 1.0 else cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = np.where(small > 64, 255, 0).astype(np.uint8)
+    length = max(10, int(2 * ref * scale))
+    segments = cv2.HoughLinesP(small, 1, np.pi / 720, threshold=length, minLineLength=length, maxLineGap=2)
     if segments is None:
         return 0.0
     segments = np.asarray(segments, np.float64).reshape(-1, 4)  # (N, 1, 4) or (N, 4) by OpenCV version
@@ -144,18 +157,6 @@ def skew_angle(mask: np.ndarray) -> float:
         return 0.0
     angle = float(np.median(near))
     return angle if abs(angle) >= MIN_SKEW else 0.0
-
-
-def _longest_ink_span(mask: np.ndarray, gap: int = 6) -> int:
-    """Columns spanned by the widest stretch of inked columns, bridging gaps of up to ``gap`` columns (more
-    than HoughLinesP's maxLineGap): an upper bound on the horizontal extent of any segment it can find."""
-    columns = np.flatnonzero(mask.any(axis=0))
-    if not len(columns):
-        return 0
-    breaks = np.flatnonzero(np.diff(columns) > gap + 1)
-    starts = np.concatenate(([columns[0]], columns[breaks + 1]))
-    ends = np.concatenate((columns[breaks], [columns[-1]]))
-    return int((ends - starts).max()) + 1
 
 
 def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
@@ -179,7 +180,8 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
             accepted[k] = True
     for piece, keep in zip(pieces, accepted):
         if keep:
-            lines[piece[6]] = 255
+            _, x, y, pw, ph, _, pixels = piece
+            lines[y:y + ph, x:x + pw][pixels] = 255
     return lines
 
 
@@ -195,7 +197,13 @@ def _writing_height(mask: np.ndarray) -> float:
         return first
     rest = mask.copy()
     for piece in pieces:
-        rest[cv2.dilate(piece[6].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 0
+        _, x, y, pw, ph, _, pixels = piece
+        local = np.pad(pixels, 1).astype(np.uint8)
+        x0, y0 = x - 1, y - 1
+        grown = cv2.dilate(local, np.ones((3, 3), np.uint8)) > 0
+        cx0, cy0 = max(0, x0), max(0, y0)
+        cx1, cy1 = min(rest.shape[1], x0 + grown.shape[1]), min(rest.shape[0], y0 + grown.shape[0])
+        rest[cy0:cy1, cx0:cx1][grown[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]] = 0
     second = digit_height(rest)
     if second <= 0:
         return first
