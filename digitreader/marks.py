@@ -11,6 +11,7 @@ from __future__ import annotations
 
 Box = tuple[int, int, int, int]
 MIN_SIZE = 0.08  # a mark smaller than this x the digit height (both sides) is a speck
+TRAILING_REACH = 3.0  # marks up to this many digit heights after a row's last digit belong to it ("1,--")
 
 
 def classify_mark(box: Box, top: float, bottom: float) -> str | None:
@@ -24,10 +25,11 @@ def classify_mark(box: Box, top: float, bottom: float) -> str | None:
         return "-" if top + 0.2 * height <= centre <= top + 0.85 * height else None
     if max(w, h) > 0.45 * height or w > 2.5 * h:
         return None
-    if y + h > bottom + 0.08 * height and h >= 1.3 * w and y < bottom + 0.1 * height:
-        return ","  # a tail below the baseline
-    if max(w, h) <= 0.3 * height and w <= 2.5 * h and h <= 2.5 * w and centre >= top + 0.7 * height:
-        return "," if h >= 1.8 * w and y + h > bottom else "."
+    low = y >= top + 0.5 * height and y + h >= bottom - 0.1 * height  # in the lower half, down to the baseline
+    if low and h >= 1.3 * w and (y + h > bottom + 0.03 * height or h >= 1.8 * w):
+        return ","  # a tail below the baseline, or a tall mark on it
+    if max(w, h) <= 0.35 * height and h <= 2.5 * w and centre >= top + 0.7 * height:
+        return "."
     return None
 
 
@@ -49,7 +51,7 @@ def place_marks(marks: list[Box], boxes: list[Box], lines: list[int]) -> list[tu
             top = min(b[1] for b in near)
             bottom = max(b[1] + b[3] for b in near)
             height = bottom - top
-            reach = max(b[0] + b[2] for b in row) + 1.5 * height  # trailing dashes after the last digit
+            reach = max(b[0] + b[2] for b in row) + TRAILING_REACH * height  # trailing dashes after the last digit
             if not left or cx > reach or not top - 0.2 * height <= cy <= bottom + 0.4 * height:
                 continue
             distance = abs(cy - (top + bottom) / 2)

@@ -147,6 +147,8 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         components = sorted(sorted(components, key=lambda c: -stats[c[0], 4])[:MAX_COMPONENTS])
     groups = _merge_fragments(components)
     groups, marks = _split_off_marks(groups)
+    if lines is not None and lines.any():  # bits of ink left along a removed printed line are no separators
+        marks = [m for m in marks if not _near_lines(m[0], lines)]
     rows = _reading_order(groups)
     boxes, lines, members = [], [], []
     for line, row in enumerate(rows):
@@ -249,6 +251,11 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
             needed, widest = -0.15 * ref, 1.5
     return (x_overlap >= needed and y_gap <= MERGE_GAP_RATIO * ref
             and union[3] <= 1.5 * ref and union[2] <= widest * union[3])
+
+
+def _near_lines(box: Box, lines: np.ndarray, reach: int = 3) -> bool:
+    x, y, w, h = box
+    return bool(lines[max(0, y - reach):y + h + reach, max(0, x - reach):x + w + reach].any())
 
 
 def _split_off_marks(groups: list[Group]) -> tuple[list[Group], list[Group]]:
