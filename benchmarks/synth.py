@@ -841,6 +841,78 @@ MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = {
 }
 
 
+# --- the v1 (issue 2) pages, kept so that samples/make_samples.py still makes its images byte for byte ---
+
+
+def classic_noisy(rng: np.random.Generator, source: DigitSource) -> Page:
+    """v1 noisy scan: skew, uneven light, blur, noise, specks, JPEG."""
+    height = digit_height(rng)
+    glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))])
+    flat = frame(glyphs, *margins(rng, height))
+    matrix, shape = rotation(flat, rng.uniform(-4, 4))
+    alpha = warp_layer(alpha_canvas(glyphs, flat), matrix, shape)
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha, ink)])
+    image = apply_light(image, illumination(shape, rng, rng.uniform(0.05, 0.2)))
+    image = gaussian_blur(image, rng.uniform(0.4, 1.1))
+    image = gaussian_noise(image, rng, rng.uniform(3, 10))
+    image = salt_and_pepper(image, rng, rng.uniform(0.0005, 0.003))
+    image = jpeg_roundtrip(to_uint8(image), int(rng.integers(30, 71)))
+    return image, glyphs, glyph_boxes(glyphs, shape, matrix)
+
+
+def classic_rows(rng: np.random.Generator, source: DigitSource) -> Page:
+    """v1 rows: 2-4 rows of 3-8 digits with row offsets and a slight baseline slope."""
+    height = int(rng.integers(40, 81))
+    counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(2, 5)))]
+    glyphs = layout_rows(source, rng, height, counts, max_slope=3.0)
+    shape = frame(glyphs, *margins(rng, height))
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def classic_inverted(rng: np.random.Generator, source: DigitSource) -> Page:
+    """v1 chalkboard: light digits on a dark board, one or two rows, light noise."""
+    height = digit_height(rng)
+    counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(1, 3)))]
+    glyphs = layout_rows(source, rng, height, counts, max_slope=2.0)
+    shape = frame(glyphs, *margins(rng, height))
+    board, chalk = rng.uniform(20, 60), rng.uniform(200, 255)
+    image = composite(shape, board, [(alpha_canvas(glyphs, shape), chalk)])
+    image = gaussian_blur(image, rng.uniform(0.3, 0.8))
+    image = gaussian_noise(image, rng, rng.uniform(2, 5))
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+def classic_form(rng: np.random.Generator, source: DigitSource) -> Page:
+    """v1 form: digits in printed boxes or a comb field, sometimes crossing a border."""
+    height = digit_height(rng)
+    count = int(rng.integers(3, 9))
+    cell_h = round(height * rng.uniform(1.2, 1.45))
+    cell_w = round(cell_h * rng.uniform(0.75, 0.95))
+    comb = bool(rng.random() < 0.5)
+    mx, my = margins(rng, height)
+    field = FormField(x=mx + cell_w // 3, y=my, cell_w=cell_w, cell_h=cell_h, count=count,
+                      spacing=0 if comb else round(rng.uniform(0.0, 0.35) * cell_w), comb=comb,
+                      tick=float(rng.choice([1.0, rng.uniform(0.3, 0.6)])), thickness=int(rng.integers(1, 4)))
+    glyphs = make_glyphs(source, source.draw(rng, count), height, rng)
+    glyphs = [fit_to_cell(g, round(0.92 * cell_w), round(0.92 * cell_h)) for g in glyphs]
+    place_in_cells(glyphs, field, rng, sloppy=0.2)
+    shape, printed = form_page(glyphs, field, rng, ruled=bool(rng.random() < 0.5))
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(printed, rng.uniform(20, 90)), (alpha_canvas(glyphs, shape), ink)])
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
+CLASSIC_MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = {
+    "noisy": classic_noisy,
+    "rows": classic_rows,
+    "inverted": classic_inverted,
+    "form": classic_form,
+}
+
+
 # --- truth and dataset --------------------------------------------------------------------
 
 
