@@ -79,7 +79,12 @@ class ProcessBackend:
                                       initializer=init_worker_process)
 
     def submit(self, tasks: list[Task]) -> cf.Future:
-        return self._pool.submit(process_unit, tasks, self.config)
+        try:
+            return self._pool.submit(process_unit, tasks, self.config)
+        except cf.process.BrokenProcessPool as exc:  # a worker died since the last wait: report it like the rest
+            future: cf.Future = cf.Future()
+            future.set_exception(exc)
+            return future
 
     def wait_any(self, futures: list[Any], timeout: float) -> list[Any]:
         done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
