@@ -28,6 +28,7 @@ import json
 import os
 import random
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -87,10 +88,19 @@ def from_raw(data: bytes) -> np.ndarray:
     return pixels.reshape((h, w) if c == 1 else (h, w, c))
 
 
+class Hang(BaseException):
+    """Raised in the main thread when one input runs past --hang seconds (not an Exception: never caught
+    as one by the code under test)."""
+
+
+def _raise_hang(signum: int, frame: object) -> None:
+    raise Hang()
+
+
 class Target:
     """One execution: decode and read, classifying the outcome."""
 
-    def __init__(self, out: Path, slow: float) -> None:
+    def __init__(self, out: Path, slow: float, hang: float = 0.0) -> None:
         from digitreader.errors import DigitReaderError
         from digitreader.imageio import decode_image
         from digitreader.reader import DigitReader
@@ -100,7 +110,10 @@ class Target:
         self.decode = decode_image
         self.to_csv, self.to_text = to_csv, to_text
         self.reader = DigitReader(max_pixels=MAX_PIXELS)
-        self.out, self.slow = out, slow
+        self.out, self.slow, self.hang = out, slow, hang
+        self.hangs: list[dict] = []
+        if hang:
+            signal.signal(signal.SIGALRM, _raise_hang)
         (out / "crashes").mkdir(parents=True, exist_ok=True)
         self.executions = self.refused = self.read = self.digits = 0
         self.crashes: dict[str, dict] = {}
@@ -112,6 +125,8 @@ class Target:
     def __call__(self, data: bytes) -> None:
         self.executions += 1
         start = time.perf_counter()
+        if self.hang:
+            signal.setitimer(signal.ITIMER_REAL, self.hang)  # a hang is recorded, and the run goes on
         try:
             image = from_raw(data) if data.startswith(RAW_MAGIC) and len(data) >= 9 else \
                 self.decode(data, "fuzz", MAX_PIXELS)
@@ -123,6 +138,8 @@ class Target:
             self.digits += len(result.digits)
         except self.expected:
             self.refused += 1
+        except Hang:
+            self._save(data, "hang", time.perf_counter() - start, self.hangs)
         except Exception as exc:  # a crash: keep the input and the first traceback per location
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             key = f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno}"
@@ -133,22 +150,28 @@ class Target:
                                      "traceback": traceback.format_exc()}
                 print(f"CRASH {key}", file=sys.stderr, flush=True)
             self.crashes[key]["count"] += 1
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         elapsed = time.perf_counter() - start
         self.longest = max(self.longest, elapsed)
         if self.on_progress is not None and time.monotonic() - self.last_report > 15:
             self.last_report = time.monotonic()
             self.on_progress()  # libFuzzer ends the process with _exit(): atexit handlers never run
-        if elapsed > self.slow:
-            digest = hashlib.sha1(data).hexdigest()[:12]
-            (self.out / "crashes" / f"slow-{digest}").write_bytes(data)
-            self.slow_inputs.append({"input": f"crashes/slow-{digest}", "seconds": round(elapsed, 2)})
-            print(f"SLOW {elapsed:.1f} s: slow-{digest}", file=sys.stderr, flush=True)
+        if self.slow < elapsed < self.hang:
+            self._save(data, "slow", elapsed, self.slow_inputs)
+
+    def _save(self, data: bytes, kind: str, seconds: float, into: list[dict]) -> None:
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        (self.out / "crashes" / f"{kind}-{digest}").write_bytes(data)
+        into.append({"input": f"crashes/{kind}-{digest}", "seconds": round(seconds, 2)})
+        print(f"{kind.upper()} {seconds:.1f} s: {kind}-{digest}", file=sys.stderr, flush=True)
 
     def summary(self, engine: str, seconds: float) -> dict:
         return {"engine": engine, "seconds": round(seconds, 1), "executions": self.executions,
                 "executions_per_second": round(self.executions / max(seconds, 1e-9), 1),
                 "refused_cleanly": self.refused, "read": self.read, "digits_read": self.digits,
-                "crashes": len(self.crashes), "crash_details": self.crashes, "slow_inputs": self.slow_inputs,
+                "crashes": len(self.crashes), "crash_details": self.crashes, "hangs": self.hangs,
+                "slow_inputs": self.slow_inputs,
                 "slowest_seconds": round(self.longest, 3), "max_pixels": MAX_PIXELS,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
 
@@ -222,6 +245,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz-out"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slow", type=float, default=10.0, help="Seconds after which an input counts as slow.")
+    parser.add_argument("--hang", type=float, default=120.0,
+                        help="Seconds after which an input is stopped and counted as a hang (0: never; "
+                             "the random engine only, libFuzzer has its own -timeout).")
     parser.add_argument("--replay", type=Path, nargs="+", help="Run these saved inputs once each and report.")
     args = parser.parse_args()
     if args.replay:
@@ -249,7 +275,7 @@ def main() -> int:
             import digitreader.normalise  # noqa: F401
             import digitreader.reader  # noqa: F401
             import digitreader.segment  # noqa: F401
-    target = Target(args.out, args.slow)
+    target = Target(args.out, args.slow, args.hang if engine == "random" else 0.0)
     start = time.monotonic()
     summary_path = args.out / "summary.json"
 
