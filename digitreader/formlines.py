@@ -142,7 +142,8 @@ def skew_angle(mask: np.ndarray) -> float:
     if ref <= 0 or not (widths >= 2 * ref).any():
         return 0.0
     scale = min(1.0, SKEW_SIDE / max(mask.shape))
-    small = mask if scale == 1.0 else cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
+    small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
     small = np.where(small > 64, 255, 0).astype(np.uint8)
     length = max(10, int(2 * ref * scale))
     segments = cv2.HoughLinesP(small, 1, np.pi / 720, threshold=length, minLineLength=length, maxLineGap=2)

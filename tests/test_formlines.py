@@ -63,3 +63,11 @@ def test_level_page_has_no_skew():
     mask = np.zeros((200, 600), np.uint8)
     cv2.line(mask, (0, 120), (599, 120), 255, 2)
     assert skew_angle(mask) == 0.0
+
+
+def test_skew_of_a_one_pixel_high_page_does_not_fail():
+    from digitreader.formlines import skew_angle
+
+    mask = np.zeros((1, 1941), np.uint8)
+    mask[0, ::3] = 255
+    assert skew_angle(mask) == 0.0
