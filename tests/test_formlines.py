@@ -68,6 +68,5 @@ def test_level_page_has_no_skew():
 def test_skew_of_a_one_pixel_high_page_does_not_fail():
     from digitreader.formlines import skew_angle
 
-    mask = np.zeros((1, 1941), np.uint8)
-    mask[0, ::3] = 255
+    mask = np.full((1, 1941), 255, np.uint8)  # one long piece: the skew search runs on a reduced copy
     assert skew_angle(mask) == 0.0
