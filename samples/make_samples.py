@@ -30,6 +30,10 @@ SAMPLES = [
     ("noisy_skewed", "noisy", 7),
     ("form_boxes", "form", 2),
     ("uneven_light", "photo", 4),
+    # issue 3's harder pages (benchmarks/synth.py MAKERS): touching digits, an amount, a comb field
+    ("touching", "touching", 10),
+    ("amount_on_guilloche", "amounts", 10),
+    ("comb_field", "form_hard", 1),
 ]
 
 
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             image, glyphs, boxes = make_photo(rng, source)
             record = synth.truth_for(kind, glyphs, boxes)
         else:  # the samples predate the harder benchmark pages: their v1 renderers, byte for byte
-            maker = synth.CLASSIC_MAKERS.get(kind, synth.MAKERS.get(kind))
+            maker = synth.CLASSIC_MAKERS.get(kind) or synth.MAKERS[kind.removesuffix("_hard")]
             image, glyphs, boxes = maker(rng, source)
             record = synth.truth_for(kind, glyphs, boxes)
         name = f"{prefix}_{'_'.join(record['lines'])}.png"

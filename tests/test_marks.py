@@ -60,3 +60,11 @@ def test_reader_reports_separators_only_with_decimal_charset():
     assert decimal.lines == ["01.2-"]  # the fake reads crop k as digit k
     digits = DigitReader(FakeClassifier()).read(page)
     assert digits.lines == ["012"] and digits.marks == ()
+
+
+def test_shipped_cnn_reads_the_amount_sample_with_its_comma():
+    from conftest import REPO, SAMPLES
+
+    reader = DigitReader(REPO / "output" / "mnist_cnn.keras", charset="decimal")
+    result = reader.read(SAMPLES / "amount_on_guilloche_9285.png")
+    assert result.lines == ["92,85"] and [m.char for m in result.marks] == [","]
