@@ -53,6 +53,7 @@ class KerasClassifier:
 
 
 BACKEND_ENV = "DIGITREADER_BACKEND"
+MAX_MODEL_BYTES = 256 << 20  # uncompressed size of a .keras archive; the shipped models are 1.4 and 5 MB
 
 
 def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
@@ -81,8 +82,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
         if backend == "keras":
             raise ModelError(f"{path.name} is an ONNX model; the keras backend reads .keras files")
         return OnnxClassifier.load(path, backend, quick_start=quick_start)
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"{path} is not a valid .keras file (corrupt or truncated)")
+    _check_keras_archive(path)
     if backend == "keras":
         return KerasClassifier(_load_keras(path), name=path.name, meta=meta)
     from .onnx_cache import default_cache_dir, valid_entry
@@ -109,6 +109,19 @@ def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_st
         log.warning("cannot convert %s to ONNX (%s); using Keras directly", path.name, _one_line(exc))
         return KerasClassifier(model, name=path.name)
     return OnnxClassifier.load(onnx_path, backend, name=path.name, quick_start=quick_start)
+
+
+def _check_keras_archive(path: Path) -> None:
+    """A ``.keras`` file is a zip: refuse a corrupt one, and one that would inflate past ``MAX_MODEL_BYTES``
+    (a zip bomb), before Keras opens it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ModelError(f"{path} is not a valid .keras file (corrupt or truncated)") from None
+    if inflated > MAX_MODEL_BYTES:
+        raise ModelError(f"{path.name} would inflate to {inflated >> 20} MiB, over the {MAX_MODEL_BYTES >> 20} MiB "
+                         "limit for a model archive (a zip bomb?)")
 
 
 def _checked_sha256(path: Path) -> tuple[str, dict[str, Any] | None]:

@@ -554,8 +554,6 @@ def keras_zip_bomb(path: Path, member_bytes: int) -> None:
                     fh.write(bytes(1 << 24))
 
 
-@pytest.mark.xfail(strict=True, reason="classify.py does not yet check a .keras archive's uncompressed size "
-                                       "before Keras inflates it (reported to the lead)")
 def test_keras_zip_bomb_is_refused_before_inflating(tmp_path: Path, image_file: Path, baseline_rss: int) -> None:
     model = tmp_path / "bomb.keras"
     keras_zip_bomb(model, 512 << 20)
