@@ -1,12 +1,15 @@
 """Printed ruled lines and box borders: find them by morphology and remove them, keeping the digits.
 
-Plain functions on a binary mask (uint8, 255 = ink). A printed line is a straight horizontal or
-vertical run that is thinner than the handwriting and not buried in a thick stroke. It must also be
-long (at least ``LINE_LENGTH_RATIO`` digit heights), or, when it is shorter (the top of one box of
-a form, the side of a cell, a comb tick), be part of a printed structure: in line with another such
-run, or meeting a perpendicular one at a corner. A 7's or 5's thin bar is neither, so it stays.
-Where a stroke of a digit crosses a removed line, the stroke is bridged again (a closing across
-the line), so a digit written over a rule comes out whole.
+Plain functions on a binary mask (uint8, 255 = ink). A candidate is a straight horizontal or vertical
+run (morphological opening) whose ink lies in one band that is full along its length, no thicker than
+the handwriting and not buried in a thicker stroke. It is a printed line when it is thinner than the
+handwriting and longer than ``LINE_LENGTH_RATIO`` digit heights, or ``RULE_LENGTH_RATIO`` digit heights
+long whatever its thickness, or part of a printed structure: a side taller than the writing that meets
+a horizontal at a corner, or a short piece (the top of one box, a comb tick) meeting an accepted line.
+A 7's or 5's thin bar is none of these, so it stays. The digit height is measured again without the
+runs when they form a structure (boxes make the writing look as tall as the form). Lines tilted by a
+skewed scan are found on the levelled mask. Where a stroke of a digit crosses a removed line it is
+bridged again (a closing across the line), so a digit written over a rule comes out whole.
 """
 
 from __future__ import annotations

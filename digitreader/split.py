@@ -1,12 +1,14 @@
 """Splitting touching digits: candidate cuts through one ink component, and the choice among them.
 
 Plain functions on NumPy arrays (no Keras). The reader classifies every candidate piece in one batched
-call and :func:`best_split` picks the segmentation whose pieces the classifier reads most confidently,
-weighed by how plausible each piece's width is (recognition-guided segmentation).
+call and :func:`best_split` picks the segmentation whose pieces the classifier reads most confidently
+(:func:`confidence_score`), weighed by how plausible each piece's width and shape are for the digit it
+is read as (:func:`width_prior`, :func:`aspect_prior`) and by what the cuts cost (recognition-guided
+segmentation).
 
 A cut is a path ``x(y)`` from the top to the bottom of the component's box: the cheapest 8-connected
-path through the ink (a minimum-cost seam, like a drop-fall that may slide along slanted gaps), so it
-follows the valley between two slanted or overlapping digits instead of a straight column.
+path through the ink within a band a digit wide (a minimum-cost seam, like a drop-fall that may slide
+along slanted gaps), or a straight cut at a minimum of the column projection.
 """
 
 from __future__ import annotations
