@@ -1,8 +1,11 @@
 """Stage 2: find the digits. Plain functions on NumPy arrays, no Keras.
 
 grey -> polarity -> background flattening (handles uneven light) -> denoise -> Otsu on the
-flattened ink -> removal of long thin printed lines -> connected components -> merge fragments
-of one digit -> drop specks/dashes relative to the row's digit height -> rows in reading order.
+flattened ink (strong ink) -> printed lines and box borders removed (``formlines.py``), or, on pages
+without them, strong ink grown into fainter ink (hysteresis) -> connected components -> merge
+fragments of one digit -> set aside marks too short for a digit (specks, dots, commas, dashes: kept
+in ``Segmentation.marks`` for ``marks.py``) -> rows in reading order. Touching digits are split later,
+with the classifier (``split.py``, ``reader.py``).
 """
 
 from __future__ import annotations
