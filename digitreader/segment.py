@@ -299,7 +299,7 @@ def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
         usual = float(np.median(positive)) if len(positive) >= 2 else 0.4 * ref
         for (a, b), gap in zip(zip(idx, idx[1:]), gaps):
             union = union_box(seg.boxes[a], seg.boxes[b])
-            if gap <= min(0.3 * usual, 0.15 * ref) and union[2] <= 1.1 * union[3] and union[3] <= 1.5 * ref:
+            if gap <= min(0.3 * usual, 0.15 * ref) and union[2] <= 1.3 * union[3] and union[3] <= 1.5 * ref:
                 pairs.append((a, b))
     return pairs
 
