@@ -25,6 +25,7 @@ ASPECT_LOW = (0.65, 0.2, 0.65, 0.55, 0.55, 0.6, 0.5, 0.5, 0.5, 0.5)
 ASPECT_HIGH = (1.25, 0.8, 1.33, 1.11, 1.11, 1.43, 1.0, 1.05, 1.05, 0.95)
 DRIFT_COST = 0.15  # cost of one pixel of sideways drift of a cut, against 1 per ink pixel crossed
 MAX_CUTS = 9
+CUT_WORK_HEIGHT = 128  # px: taller components are searched for cuts at this height
 
 
 def digit_width(boxes: list[tuple[int, int, int, int]], ref_height: float) -> float:
@@ -79,6 +80,20 @@ def aspect_prior(value: int, width: float, height: float, slack: float = 0.0) ->
 
 
 def candidate_cuts(mask: np.ndarray, width: float, stroke: float) -> list[np.ndarray]:
+    """Candidate cut paths through a component (see :func:`_candidate_cuts`); a component taller than
+    ``CUT_WORK_HEIGHT`` px is searched at that height and its cuts scaled back (a 2000 px digit would
+    otherwise cost seconds)."""
+    h, w = mask.shape
+    if h <= CUT_WORK_HEIGHT:
+        return _candidate_cuts(mask, width, stroke)
+    f = CUT_WORK_HEIGHT / h
+    small = cv2.resize(mask.astype(np.float32), (max(1, round(w * f)), CUT_WORK_HEIGHT), interpolation=cv2.INTER_AREA)
+    cuts = _candidate_cuts(small > 0.25, width * f, max(1.0, stroke * f))
+    rows = np.minimum((np.arange(h) * f).astype(int), CUT_WORK_HEIGHT - 1)
+    return [np.clip(np.round((c[rows] + 0.5) / f - 0.5), 0, w - 1).astype(np.int32) for c in cuts]
+
+
+def _candidate_cuts(mask: np.ndarray, width: float, stroke: float) -> list[np.ndarray]:
     """Candidate cut paths through a component (bool mask of its box), left to right.
 
     Cheapest cuts within bands a digit-width wide, centred every half stroke across the component,

@@ -103,3 +103,15 @@ def test_confident_single_digits_stay_whole():
     page, truth = draw_number("2580")
     result = DigitReader(classifier).read(page)
     assert len(result.digits) == 4
+
+
+def test_a_huge_component_is_searched_at_a_bounded_height():
+    from digitreader.split import CUT_WORK_HEIGHT
+
+    big = np.zeros((1200, 2000), np.uint8)
+    cv2.ellipse(big, (520, 600), (400, 560), 0, 0, 360, 1, 40)
+    cv2.ellipse(big, (1440, 600), (400, 560), 0, 0, 360, 1, 40)  # two rings touching near x = 980
+    cuts = candidate_cuts(big.astype(bool), width=840, stroke=40)
+    assert 1200 > CUT_WORK_HEIGHT and cuts
+    assert all(c.shape == (1200,) and c.min() >= 0 and c.max() < 2000 for c in cuts)
+    assert any(900 <= c.mean() <= 1060 for c in cuts)
