@@ -38,6 +38,7 @@ SPLIT_KEEP_WIDTH, SPLIT_KEEP_CONFIDENCE = 1.2, 0.98  # ... unless the classifier
 CUT_COST_WEIGHT = 0.3
 FRAGMENT_HEIGHT = 0.7  # a piece shorter than this x the row's digit height is not a whole digit
 SPLIT_COST = 0.15  # every cut must earn its keep
+SPLIT_PIECE_BUDGET = 400  # candidate pieces per page at most (a real page needs a few dozen)
 
 
 @dataclass
@@ -269,6 +270,8 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray) -> list[_SplitPla
             continue
         if w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE:
             continue
+        if sum(len(plan.pairs) for plan in plans) >= SPLIT_PIECE_BUDGET:  # a page of noise: stop trying cuts
+            break
         stroke = stroke or max(1.0, stroke_width(seg.mask))
         mask = seg.box_mask(index)
         cuts = candidate_cuts(mask, width, stroke)

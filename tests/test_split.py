@@ -115,3 +115,11 @@ def test_a_huge_component_is_searched_at_a_bounded_height():
     assert 1200 > CUT_WORK_HEIGHT and cuts
     assert all(c.shape == (1200,) and c.min() >= 0 and c.max() < 2000 for c in cuts)
     assert any(900 <= c.mean() <= 1060 for c in cuts)
+
+
+def test_piece_mask_between_two_cuts_keeps_only_that_ink():
+    mask = np.ones((10, 30), bool)
+    left, right = np.full(10, 9), np.full(10, 19)
+    piece = piece_mask(mask, left, right)
+    assert piece[:, 10:20].all() and not piece[:, :10].any() and not piece[:, 20:].any()
+    assert not piece_mask(mask, right, left).any()  # crossed cuts: nothing between them
