@@ -165,10 +165,13 @@ def skew_angle(mask: np.ndarray) -> float:
 
 def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     lines = np.zeros_like(mask)
-    ref = _writing_height(mask)
+    ref, first, measured = _writing_height(mask)
     if ref <= 0:
         return lines
-    pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=STRUCTURE_THINNESS)
+    if int(SHORT_LINE_RATIO * ref) == int(SHORT_LINE_RATIO * first):
+        pieces, stroke = measured  # the same search _writing_height ran: reuse it
+    else:
+        pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=STRUCTURE_THINNESS)
     strict, loose = STRICT_THINNESS * stroke, STRUCTURE_THINNESS * stroke
     accepted = [False] * len(pieces)
     for k, (horizontal, _, _, pw, ph, thickness, _) in enumerate(pieces):
@@ -189,16 +192,18 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     return lines
 
 
-def _writing_height(mask: np.ndarray) -> float:
+def _writing_height(mask: np.ndarray) -> tuple[float, float, tuple[list[Piece], float]]:
     """The digit height, measured on the mask without its straight thin runs (box borders and rules
-    would otherwise make the writing look as tall as the form)."""
+    would otherwise make the writing look as tall as the form); also the first estimate (with them) and
+    the line pieces found for it, which the caller reuses."""
     first = digit_height(mask)
     if first <= 0:
-        return 0.0
-    pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=STRUCTURE_THINNESS)
-    pieces = [p for p in pieces if p[5] <= STRICT_THINNESS * stroke + 1]
+        return 0.0, 0.0, ([], 0.0)
+    measured = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=STRUCTURE_THINNESS)
+    all_pieces, stroke = measured
+    pieces = [p for p in all_pieces if p[5] <= STRICT_THINNESS * stroke + 1]
     if not pieces:
-        return first
+        return first, first, measured
     rest = mask.copy()
     for piece in pieces:
         _, x, y, pw, ph, _, pixels = piece
@@ -210,12 +215,12 @@ def _writing_height(mask: np.ndarray) -> float:
         rest[cy0:cy1, cx0:cx1][grown[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]] = 0
     second = digit_height(rest)
     if second <= 0:
-        return first
+        return first, first, measured
     # Use the second estimate only when the runs really form a printed structure: a line much longer
     # than the writing, or the corners of boxes. Otherwise the runs were strokes of the digits.
     longest = max(max(p[3], p[4]) for p in pieces)
     corners = sum(_corner(a, b) for i, a in enumerate(pieces) for b in pieces[i + 1:])
-    return second if longest >= LINE_LENGTH_RATIO * second or corners >= 4 else first
+    return (second if longest >= LINE_LENGTH_RATIO * second or corners >= 4 else first), first, measured
 
 
 def remove_lines(mask: np.ndarray, lines: np.ndarray | None = None) -> np.ndarray:
