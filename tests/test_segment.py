@@ -137,3 +137,14 @@ def test_a_sevens_thin_bar_on_a_narrow_page_is_not_taken_for_a_printed_line():
     assert len(seg.boxes) == 1
     x, y, w, h = seg.boxes[0]
     assert y <= 30 and x <= 72  # the bar is part of the digit
+
+
+def test_histogram_percentiles_equal_numpy_percentiles() -> None:
+    from digitreader.segment import _percentiles
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 3, 7, 100, 50_000):
+        for grey in (rng.integers(0, 256, size=size).astype(np.uint8),
+                     np.clip(rng.normal(200, 30, size), 0, 255).astype(np.uint8)):
+            qs = (0.0, 0.5, 50.0, 99.5, 100.0)
+            np.testing.assert_allclose(_percentiles(grey, qs), [np.percentile(grey, q) for q in qs])
