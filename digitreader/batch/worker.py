@@ -76,7 +76,8 @@ def cached_reader(config: ReaderConfig) -> Any:
             from ..reader import DigitReader
 
             reader = DigitReader(config.model, polarity=config.polarity, min_confidence=config.min_confidence,
-                                 cache_dir=config.cache_dir, max_pixels=config.max_pixels)
+                                 cache_dir=config.cache_dir, max_pixels=config.max_pixels,
+                                 threads=1)  # parallelism comes from the worker processes
             _READER = (config, reader)
         return _READER[1]
 
