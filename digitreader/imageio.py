@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageDecodeError, ImageTooLargeError, InputNotFoundError, OutputError
-from .imagesize import DEFAULT_MAX_PIXELS, declared_sizes
+from .imagesize import DEFAULT_MAX_PIXELS, declared_sizes, structure_problem
 
 STDIN = "-"
 log = logging.getLogger(__name__)
@@ -96,6 +96,13 @@ def check_pixel_limit(data: bytes, name: str = "image", max_pixels: int = DEFAUL
                                  f"over the limit of {max_pixels} (--max-pixels)")
 
 
+def check_structure(data: bytes, name: str = "image") -> None:
+    """Refuse a file whose structure would make the decoder allocate far more than the file holds."""
+    problem = structure_problem(data)
+    if problem:
+        raise ImageDecodeError(f"{name}: corrupt or truncated: {problem}")
+
+
 def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageTooLargeError(f"{name} declares {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
@@ -154,6 +161,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
     if not data:
         raise ImageDecodeError(f"{name}: empty file")
     check_pixel_limit(data, name, max_pixels)
+    check_structure(data, name)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         with _quiet_opencv():
@@ -182,6 +190,7 @@ def decode_pages(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
     else:
         for width, height in (declared_sizes(data) or [])[start:start + count]:
             _check_size(width, height, name, max_pixels)
+    check_structure(data, name)
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         with _quiet_opencv():

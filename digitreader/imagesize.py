@@ -33,6 +33,25 @@ def declared_sizes(data: bytes) -> list[Size] | None:
     return sizes or None
 
 
+def structure_problem(data: bytes) -> str | None:
+    """Why a file cannot be a sound image, from its structure alone, or None.
+
+    A PNG chunk whose declared length runs past the end of the file is refused here: OpenCV's PNG
+    reader allocates the declared length (up to 4 GiB) before noticing the data is not there, so a
+    542-byte file would cost 4 GB of memory.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        at = 8
+        while at + 8 <= len(data):
+            length = struct.unpack(">I", data[at:at + 4])[0]
+            if length > len(data) - at - 12:
+                return f"a PNG chunk at byte {at} declares {length} bytes, past the end of the file"
+            if data[at + 4:at + 8] == b"IEND":
+                return None
+            at += 12 + length
+    return None
+
+
 def _png(data: bytes) -> list[Size] | None:
     if data[12:16] != b"IHDR":
         return None

@@ -28,7 +28,7 @@ import pytest
 from conftest import REPO, draw_number
 
 from digitreader.errors import ExitCode, ImageTooLargeError
-from digitreader.imageio import check_pixel_limit, decode_image, decode_pages, max_file_bytes
+from digitreader.imageio import check_pixel_limit, check_structure, decode_image, decode_pages, max_file_bytes
 from digitreader.imagesize import DEFAULT_MAX_PIXELS, declared_sizes
 
 Image = pytest.importorskip("PIL.Image", reason="Pillow writes the paletted GIF, CMYK JPEG and multi-page TIFF")
@@ -158,6 +158,14 @@ def _tiff_pages() -> bytes:
     return pil_bytes(first, "TIFF", save_all=True, append_images=[second])
 
 
+def _png_huge_chunk() -> bytes:
+    """A small PNG whose IDAT chunk length says 4 GiB: OpenCV's reader allocated that much (found by fuzzing)."""
+    data = bytearray(encode(".png", page()))
+    at = data.find(b"IDAT") - 4
+    data[at:at + 4] = struct.pack(">I", 0xFFFFFF8B)
+    return bytes(data)
+
+
 def _halftone() -> bytes:
     dots = np.full((1000, 1000), 255, np.uint8)
     dots[::8, ::8] = 0
@@ -225,6 +233,7 @@ CASES: dict[str, Case] = {
     "multi-page-tiff": Case(_file("pages.tiff", _tiff_pages), 0, text=NUMBER),  # `read` reads page 1
     "bomb-png-40000": Case(_file("bomb.png", lambda: png_bomb(40000, 40000)), 4, "ImageTooLargeError",
                            "40000x40000"),
+    "png-chunk-length-bomb": Case(_file("chunk.png", _png_huge_chunk), 4, "ImageDecodeError", "past the end"),
     "bomb-jpeg-60000": Case(_file("bomb.jpg", lambda: jpeg_declaring(60000, 60000)), 4, "ImageTooLargeError",
                             "60000x60000"),
     "max-pixels-flag": Case(_max_pixels, 4, "ImageTooLargeError", "--max-pixels"),
@@ -380,6 +389,7 @@ def test_declared_size_is_read_from_every_header(fmt: str) -> None:
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert decoded is not None and decoded.shape[:2] == (37, 53)  # the header told the truth
     check_pixel_limit(data, fmt, max_pixels=53 * 37)
+    check_structure(data, fmt)  # no sound file is refused by the structure check
     with pytest.raises(ImageTooLargeError, match="53x37"):
         check_pixel_limit(data, fmt, max_pixels=53 * 37 - 1)
 
