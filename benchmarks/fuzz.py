@@ -40,6 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 MAX_PIXELS = 4_000_000  # enough for any seed and its mutations; keeps each execution well under a second
 RAW_MAGIC = b"RAW0"
+MEMORY_ALERT_MB = 1000  # an input that raises the process's peak RSS by more than this is saved
 
 
 def seeds() -> dict[str, bytes]:
@@ -112,6 +113,7 @@ class Target:
         self.reader = DigitReader(max_pixels=MAX_PIXELS)
         self.out, self.slow, self.hang = out, slow, hang
         self.hangs: list[dict] = []
+        self.memory_inputs: list[dict] = []
         if hang:
             signal.signal(signal.SIGALRM, _raise_hang)
         (out / "crashes").mkdir(parents=True, exist_ok=True)
@@ -125,6 +127,7 @@ class Target:
     def __call__(self, data: bytes) -> None:
         self.executions += 1
         start = time.perf_counter()
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         if self.hang:
             signal.setitimer(signal.ITIMER_REAL, self.hang)  # a hang is recorded, and the run goes on
         try:
@@ -157,8 +160,12 @@ class Target:
         if self.on_progress is not None and time.monotonic() - self.last_report > 15:
             self.last_report = time.monotonic()
             self.on_progress()  # libFuzzer ends the process with _exit(): atexit handlers never run
-        if self.slow < elapsed < self.hang:
+        if self.slow < elapsed < (self.hang or float("inf")):
             self._save(data, "slow", elapsed, self.slow_inputs)
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+        if grown_mb > MEMORY_ALERT_MB:  # one input raised the peak by this much: a memory bomb candidate
+            self._save(data, "memory", elapsed, self.memory_inputs)
+            self.memory_inputs[-1]["peak_growth_mb"] = round(grown_mb)
 
     def _save(self, data: bytes, kind: str, seconds: float, into: list[dict]) -> None:
         digest = hashlib.sha1(data).hexdigest()[:12]
@@ -171,7 +178,7 @@ class Target:
                 "executions_per_second": round(self.executions / max(seconds, 1e-9), 1),
                 "refused_cleanly": self.refused, "read": self.read, "digits_read": self.digits,
                 "crashes": len(self.crashes), "crash_details": self.crashes, "hangs": self.hangs,
-                "slow_inputs": self.slow_inputs,
+                "slow_inputs": self.slow_inputs, "memory_inputs": self.memory_inputs,
                 "slowest_seconds": round(self.longest, 3), "max_pixels": MAX_PIXELS,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
 
