@@ -64,7 +64,8 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
         without_runs = cv2.subtract(without_runs, r)
     stroke = max(2.5 / STRICT_THINNESS, stroke_width(mask), stroke_width(without_runs))
     thin = loose * stroke
-    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    # A mask with no background at all gets FLT_MAX everywhere (its median overflowed with a warning): clamp.
+    depth = np.minimum(cv2.distanceTransform(mask, cv2.DIST_L2, 3), float(h + w))
     reach = int(2 * stroke) | 1
     depth = cv2.dilate(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     pieces: list[Piece] = []
