@@ -32,6 +32,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,6 +113,7 @@ class Target:
         self.to_csv, self.to_text = to_csv, to_text
         self.reader = DigitReader(max_pixels=MAX_PIXELS)
         self.out, self.slow, self.hang = out, slow, hang
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's warnings would print on the user's stderr
         self.hangs: list[dict] = []
         self.memory_inputs: list[dict] = []
         if hang:

@@ -15,6 +15,7 @@ import os
 
 import cv2
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -93,6 +94,7 @@ def images(draw: st.DrawFn) -> np.ndarray:
     return render(height, width, draw(st.sampled_from([None, 3, 4])), draw(st.sampled_from(KINDS)), seed)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a numpy warning would reach the CLI user's stderr
 @settings(settings.get_profile(PROFILE))
 @given(image=images(), polarity=st.sampled_from(["auto", "dark", "light"]))
 def test_segment_and_crops_never_fail(image: np.ndarray, polarity: str) -> None:
