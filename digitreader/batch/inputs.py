@@ -21,7 +21,7 @@ from .fs import is_url, open_input, url_to_fs
 from .pdf import is_pdf, pdf_page_count
 
 DEFAULT_EXTENSIONS = frozenset({
-    ".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff", ".webp",
+    ".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".gif",
     ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".sr", ".ras", ".pdf",
 })
 TIFF_EXTENSIONS = (".tif", ".tiff")
