@@ -11,6 +11,8 @@ import concurrent.futures as cf
 import multiprocessing
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from .worker import ReaderConfig, Task, UnitResult, init_worker_process, process_unit
@@ -65,6 +67,21 @@ class InProcessBackend:
         pass
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Hold Ctrl-C in this thread while worker processes may be started. A child inherits the signal mask,
+    so it cannot be interrupted while it boots, before its initializer ignores SIGINT (which would print a
+    KeyboardInterrupt traceback from the child); the parent gets the signal as soon as the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class ProcessBackend:
     """``jobs`` spawned worker processes, each loading the model once (on its first unit)."""
 
@@ -80,7 +97,8 @@ class ProcessBackend:
 
     def submit(self, tasks: list[Task]) -> cf.Future:
         try:
-            return self._pool.submit(process_unit, tasks, self.config)
+            with _sigint_blocked():  # the pool may start a worker process here
+                return self._pool.submit(process_unit, tasks, self.config)
         except cf.process.BrokenProcessPool as exc:  # a worker died since the last wait: report it like the rest
             future: cf.Future = cf.Future()
             future.set_exception(exc)
