@@ -545,6 +545,14 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
 Page = tuple[np.ndarray, list[Glyph], list[Box]]
 
 
+def plain_page(rng: np.random.Generator, glyphs: list[Glyph], height: int) -> Page:
+    """Glyphs framed with random margins, dark ink on light paper, nothing else."""
+    shape = frame(glyphs, *margins(rng, height))
+    paper, ink = dark_on_light(rng)
+    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
+    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+
+
 def digit_height(rng: np.random.Generator) -> int:
     """Per-image digit height in px."""
     return int(rng.integers(40, 101))
@@ -559,10 +567,7 @@ def make_clean(rng: np.random.Generator, source: DigitSource) -> Page:
     """One row of 3-10 well separated, upright digits on clean paper (the easy baseline)."""
     height = digit_height(rng)
     glyphs = layout_rows(source, rng, height, [int(rng.integers(3, 11))])
-    shape = frame(glyphs, *margins(rng, height))
-    paper, ink = dark_on_light(rng)
-    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
-    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+    return plain_page(rng, glyphs, height)
 
 
 def scan(image: np.ndarray, rng: np.random.Generator, blur: tuple[float, float], noise: tuple[float, float],
@@ -636,10 +641,7 @@ def make_rows(rng: np.random.Generator, source: DigitSource) -> Page:
     counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(2, 5)))]
     glyphs = layout_rows(source, rng, height, counts, max_slope=5.0, slant=page_slant(rng, 0.5),
                          baseline_jitter=0.1)
-    shape = frame(glyphs, *margins(rng, height))
-    paper, ink = dark_on_light(rng)
-    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
-    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+    return plain_page(rng, glyphs, height)
 
 
 def make_inverted(rng: np.random.Generator, source: DigitSource) -> Page:
@@ -866,10 +868,7 @@ def classic_rows(rng: np.random.Generator, source: DigitSource) -> Page:
     height = int(rng.integers(40, 81))
     counts = [int(rng.integers(3, 9)) for _ in range(int(rng.integers(2, 5)))]
     glyphs = layout_rows(source, rng, height, counts, max_slope=3.0)
-    shape = frame(glyphs, *margins(rng, height))
-    paper, ink = dark_on_light(rng)
-    image = composite(shape, paper, [(alpha_canvas(glyphs, shape), ink)])
-    return to_uint8(image), glyphs, glyph_boxes(glyphs, shape)
+    return plain_page(rng, glyphs, height)
 
 
 def classic_inverted(rng: np.random.Generator, source: DigitSource) -> Page:
