@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 import numpy as np
@@ -24,27 +26,29 @@ def _pdfium() -> Any:
     return pypdfium2
 
 
-def pdf_page_count(handle: IO[bytes] | bytes) -> int:
-    """Pages of a PDF (DependencyError without pypdfium2, ImageDecodeError when it is not a PDF)."""
+@contextmanager
+def _open_pdf(source: IO[bytes] | bytes, name: str) -> Iterator[Any]:
+    """A PDFium document, closed afterwards (ImageDecodeError when it is not a PDF)."""
     pdfium = _pdfium()
     try:
-        document = pdfium.PdfDocument(handle)
+        document = pdfium.PdfDocument(source)
     except pdfium.PdfiumError as exc:
-        raise ImageDecodeError(f"not a readable PDF: {exc}") from None
+        raise ImageDecodeError(f"{name + ': ' if name else ''}not a readable PDF ({exc})") from None
     try:
-        return len(document)
+        yield document
     finally:
         document.close()
 
 
+def pdf_page_count(handle: IO[bytes] | bytes) -> int:
+    """Pages of a PDF (DependencyError without pypdfium2, ImageDecodeError when it is not a PDF)."""
+    with _open_pdf(handle, "") as document:
+        return len(document)
+
+
 def render_pdf_page(data: bytes, page: int, name: str, max_pixels: int, dpi: int = RENDER_DPI) -> np.ndarray:
     """Page ``page`` of a PDF as a uint8 grey image at ``dpi``; its size is checked before rendering."""
-    pdfium = _pdfium()
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise ImageDecodeError(f"{name}: not a readable PDF ({exc})") from None
-    try:
+    with _open_pdf(data, name) as document:
         if not 0 <= page < len(document):
             raise ImageDecodeError(f"{name}: no page {page} (the PDF has {len(document)})")
         pdf_page = document[page]
@@ -55,8 +59,6 @@ def render_pdf_page(data: bytes, page: int, name: str, max_pixels: int, dpi: int
             raise ImageTooLargeError(f"{name} page {page}: {pixels} pixels at {dpi} dpi, over the limit of "
                                      f"{max_pixels} (--max-pixels)")
         image = pdf_page.render(scale=scale, grayscale=True).to_numpy()
-    finally:
-        document.close()
     if image.ndim == 3:
         image = image[:, :, 0]
     return np.ascontiguousarray(image, dtype=np.uint8)
