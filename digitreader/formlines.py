@@ -78,29 +78,44 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
             thickness = float(np.median(across))  # robust to strokes that run along the line for a while
             if thickness > thin:
                 continue
-            if not _straight(pixels, horizontal, thickness, across):
+            pixels = _line_core(pixels, horizontal, thickness, 3 * short)
+            if pixels is None:
                 continue
-            if np.median(depth[y:y + ph, x:x + pw][pixels]) <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5):
+            # Not buried in thicker ink along most of it, or (a rule under a row of thick digits) along
+            # a stretch longer than any digit stroke.
+            free = depth[y:y + ph, x:x + pw][pixels] <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5)
+            if free.mean() >= 0.5 or free.sum() >= 3 * short * max(1.0, thickness):
                 pieces.append((horizontal, x, y, pw, ph, thickness, pixels))
     return pieces, stroke
 
 
-def _straight(pixels: np.ndarray, horizontal: bool, thickness: float, across: np.ndarray) -> bool:
-    """A ruled line: most of its ink lies in one band of rows (columns for a vertical line) about as
-    thick as the line, and that band is full along the whole length. Digit strokes crossing the line
-    may add ink outside the band; a curved stroke's lens-shaped run fills no band end to end."""
-    if not horizontal:
-        pixels = pixels.T
-    profile = pixels.sum(axis=1).astype(np.float64)
+def _line_core(pixels: np.ndarray, horizontal: bool, thickness: float, long: int) -> np.ndarray | None:
+    """The pixels of a ruled line in a straight run, or None when the run is no line.
+
+    A ruled line's ink lies in one band of rows (columns for a vertical line) about as thick as the
+    line, and that band is full along the whole length; a curved stroke's lens-shaped run fills no band
+    end to end. Digit strokes crossing the line add ink outside the band: when they add most of it
+    (a rule under a whole row of digits with flat tops, a vertical rule through digits' sides) and the
+    band is at least ``long`` px, the line is the band alone and the strokes stay.
+    """
+    oriented = pixels if horizontal else pixels.T
+    profile = oriented.sum(axis=1).astype(np.float64)
     band = max(1, int(round(thickness)) + 1)
     if len(profile) <= band:
         start = 0
     else:
         start = int(np.argmax(np.convolve(profile, np.ones(band), mode="valid")))
-    core = pixels[start:start + band]
-    concentration = core.sum() / max(1.0, profile.sum())
+    core = oriented[start:start + band]
     coverage = np.mean(core.sum(axis=0) >= max(1.0, thickness - 1))
-    return concentration >= 0.6 and coverage >= 0.8
+    if coverage < 0.8:
+        return None
+    if core.sum() >= 0.6 * max(1.0, profile.sum()):
+        return pixels
+    if oriented.shape[1] < long:
+        return None
+    only_core = np.zeros_like(oriented)
+    only_core[start:start + band] = core
+    return only_core if horizontal else only_core.T
 
 
 def _corner(a: Piece, b: Piece) -> bool:

@@ -70,3 +70,18 @@ def test_skew_of_a_one_pixel_high_page_does_not_fail():
 
     mask = np.full((1, 1941), 255, np.uint8)  # one long piece: the skew search runs on a reduced copy
     assert skew_angle(mask) == 0.0
+
+
+def test_a_rule_touched_by_a_row_of_thick_digits_is_still_found():
+    """Thick handwriting hanging from a thin rule along most of its length: the rule is a line
+    (it was once kept whole, gluing the row into one blob), and the digits' strokes stay."""
+    mask = np.zeros((200, 800), np.uint8)
+    cv2.line(mask, (0, 50), (799, 50), 255, 3)
+    for x in range(70, 760, 100):  # seven thick 0s whose tops touch the rule
+        cv2.ellipse(mask, (x, 90), (34, 38), 0, 0, 360, 255, 10)
+    lines = printed_lines(mask)
+    assert lines[50, 20] and lines[50, 70]  # free and touched stretches of the rule
+    cleaned = remove_lines(mask, lines)
+    assert cleaned[90, 70 - 38:70 - 30].any() and cleaned[90, 70 + 30:70 + 38].any()  # the 0s' sides
+    count, _ = cv2.connectedComponents(cleaned)
+    assert count == 1 + 7  # the seven 0s, no longer joined by the rule
