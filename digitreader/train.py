@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .architectures import ARCHITECTURES, build_model
-from .augment import AugmentConfig, augment_batch
+from .augment import AugmentConfig, augment_with_targets
 from .datasets import Dataset, load_dataset
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
@@ -67,11 +67,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=lr * 0.1, warmup_target=lr, warmup_steps=steps_per_epoch,
         decay_steps=max(1, steps_per_epoch * (epochs - 1)), alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+    # One-hot targets: merged-digit outliers (augment.py) train towards the uniform distribution.
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
                   metrics=["accuracy"])
 
     batches = _augmenting_batches(keras, x_fit, y_fit, cfg)
-    validation = (x_val[..., None].astype(np.float32) / 255.0, y_val) if len(x_val) else None
+    validation = ((x_val[..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y_val])
+                  if len(x_val) else None)
     monitor = "val_loss" if validation is not None else "loss"
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
@@ -164,8 +166,11 @@ def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConf
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             idx = self.order[index * cfg.batch_size:(index + 1) * cfg.batch_size]
-            images = augment_batch(x[idx], rng, cfg.augment_config) if cfg.augment else x[idx]
-            return images[..., None].astype(np.float32) / 255.0, y[idx]
+            if cfg.augment:
+                images, targets = augment_with_targets(x[idx], y[idx], rng, cfg.augment_config)
+            else:
+                images, targets = x[idx], np.eye(10, dtype=np.float32)[y[idx]]
+            return images[..., None].astype(np.float32) / 255.0, targets
 
         def on_epoch_end(self) -> None:
             self.order = rng.permutation(len(x))

@@ -1,0 +1,63 @@
+"""Training-time augmentation: neighbour fragments keep the label, merged digits train to 'not sure'."""
+
+import cv2
+import numpy as np
+
+from digitreader.augment import AugmentConfig, augment_with_targets, merged_digits, with_neighbour_fragment
+
+
+def _bar(x: int, width: int = 3) -> np.ndarray:
+    """A 28x28 MNIST-like '1': a vertical bar, ink 255 on 0."""
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, x:x + width] = 255
+    return image
+
+
+def _ring() -> np.ndarray:
+    image = np.zeros((28, 28), np.uint8)
+    cv2.ellipse(image, (14, 14), (7, 10), 0, 0, 360, 255, 2)
+    return image
+
+
+def _ink_width_height(image: np.ndarray) -> tuple[int, int]:
+    ys, xs = np.nonzero(image > 40)
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def test_merged_digits_are_wide_crops_of_several_digits():
+    rng = np.random.default_rng(0)
+    crops = merged_digits(np.stack([_ring()] * 4), 20, rng)
+    assert crops.shape == (20, 28, 28) and crops.dtype == np.uint8
+    ring_w, ring_h = _ink_width_height(_ring())
+    for crop in crops:
+        w, h = _ink_width_height(crop)
+        assert w == 20 and h < 20 * ring_h / ring_w  # normalised as one crop: the width is the larger side
+        columns = (crop > 40).sum(axis=0)
+        assert (columns[np.flatnonzero(columns)] > 0).all()  # touching or overlapping: no empty column
+
+
+def test_a_neighbour_fragment_is_a_sliver_at_one_edge():
+    rng = np.random.default_rng(1)
+    sides = set()
+    for _ in range(20):
+        out = with_neighbour_fragment(_ring(), _bar(12, width=8), rng)
+        w, h = _ink_width_height(out)
+        assert h == 20 and w < 20  # still taller than wide: the ring with a sliver of the bar
+        columns = np.flatnonzero((out > 40).any(axis=0))
+        edge_left = out[:, columns[0]:columns[0] + 2]
+        edge_right = out[:, columns[-1] - 1:columns[-1] + 1]
+        # The bar's sliver is a solid run along the whole height of one edge; the ring touches its edges only briefly.
+        sides.add("left" if (edge_left > 40).sum() > (edge_right > 40).sum() else "right")
+    assert sides == {"left", "right"}
+
+
+def test_targets_are_one_hot_for_digits_and_uniform_for_outliers():
+    rng = np.random.default_rng(2)
+    images = np.stack([_ring(), _bar(12)] * 10)
+    labels = np.array([0, 1] * 10)
+    out, targets = augment_with_targets(images, labels, rng, AugmentConfig(merged_fraction=0.2))
+    assert out.shape == (24, 28, 28) and targets.shape == (24, 10)
+    assert (targets[:20].argmax(axis=1) == labels).all() and (targets[:20].max(axis=1) == 1).all()
+    assert np.allclose(targets[20:], 0.1)
+    none, plain = augment_with_targets(images, labels, rng, AugmentConfig(merged_fraction=0.0, fragment_p=0.0))
+    assert none.shape == (20, 28, 28) and plain.shape == (20, 10)
