@@ -14,6 +14,8 @@ bridged again (a closing across the line), so a digit written over a rule comes 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -22,10 +24,26 @@ SIDE_LENGTH_RATIO = 1.1  # the side of a box is taller than the writing (and mee
 SHORT_LINE_RATIO = 0.4  # a supported piece of a printed structure is at least this many
 STRICT_THINNESS = 0.75  # a lone long line is thinner than this x the handwriting's stroke width
 STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no thicker than this
+ALIGNED_THICKNESS = (0.75, 1.3, 2.4)  # aligned sides: thinner than the first or between the others (double)
+ALIGN_TOLERANCE = 2  # px: sides of one row of printed boxes start and end together
+ALIGNED_LENGTH_RATIO = 0.9  # ... and are about as tall as the writing in them, or taller
 SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
 MIN_SKEW, MAX_SKEW = 0.4, 8.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
-Piece = tuple[bool, int, int, int, int, float, np.ndarray]  # horizontal, x, y, w, h, thickness, pixels in its box
+
+
+class Piece(NamedTuple):
+    """A straight run of ink: its box, thickness, its pixels in the box, and whether it is free (not
+    buried in thicker ink; only the aligned-sides rule may use a buried one)."""
+
+    horizontal: bool
+    x: int
+    y: int
+    w: int
+    h: int
+    thickness: float
+    pixels: np.ndarray
+    free: bool
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -83,9 +101,11 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
                 continue
             # Not buried in thicker ink along most of it, or (a rule under a row of thick digits) along
             # a stretch longer than any digit stroke.
-            free = depth[y:y + ph, x:x + pw][pixels] <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5)
-            if free.mean() >= 0.5 or free.sum() >= 3 * short * max(1.0, thickness):
-                pieces.append((horizontal, x, y, pw, ph, thickness, pixels))
+            free = depth[y:y + ph, x:x + pw][pixels] <= max(1.5, STRUCTURE_THINNESS * stroke / 2 + 0.5,
+                                                            thickness / 2 + 0.5)
+            is_free = bool(free.mean() >= 0.5 or free.sum() >= 3 * short * max(1.0, thickness))
+            if is_free or not horizontal:
+                pieces.append(Piece(horizontal, x, y, pw, ph, thickness, pixels, is_free))
     return pieces, stroke
 
 
@@ -187,25 +207,47 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     if int(SHORT_LINE_RATIO * ref) == int(SHORT_LINE_RATIO * first):
         pieces, stroke = measured  # the same search _writing_height ran: reuse it
     else:
-        pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=STRUCTURE_THINNESS)
+        pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=ALIGNED_THICKNESS[2])
     strict, loose = STRICT_THINNESS * stroke, STRUCTURE_THINNESS * stroke
-    accepted = [False] * len(pieces)
-    for k, (horizontal, _, _, pw, ph, thickness, _) in enumerate(pieces):
+    accepted = _aligned_sides(pieces, stroke, ref)
+    for k, (horizontal, _, _, pw, ph, thickness, _, free) in enumerate(pieces):
+        if not free:
+            continue
         extent = pw if horizontal else ph
         if thickness <= strict and extent >= LINE_LENGTH_RATIO * ref:  # longer than any stroke of a digit
             accepted[k] = True
         elif thickness <= loose and extent >= RULE_LENGTH_RATIO * ref:  # no stroke is that long and straight
             accepted[k] = True
         elif thickness <= loose and not horizontal and ph >= SIDE_LENGTH_RATIO * ref:
-            accepted[k] = any(_corner(pieces[k], other) for other in pieces if other[5] <= loose)
+            accepted[k] = accepted[k] or any(_corner(pieces[k], other) for other in pieces
+                                             if other.thickness <= loose and other.free)
     for k, piece in enumerate(pieces):  # short pieces of a structure: tops of boxes, comb ticks
-        if not accepted[k] and any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
+        if accepted[k] or piece.thickness > loose or not piece.free:
+            continue
+        if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
             accepted[k] = True
     for piece, keep in zip(pieces, accepted):
         if keep:
-            _, x, y, pw, ph, _, pixels = piece
-            lines[y:y + ph, x:x + pw][pixels] = 255
+            lines[piece.y:piece.y + piece.h, piece.x:piece.x + piece.w][piece.pixels] = 255
     return lines
+
+
+def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]:
+    """Vertical pieces at least ``ALIGNED_LENGTH_RATIO`` x the writing's height that start and end
+    within ``ALIGN_TOLERANCE`` px of two others: the sides of a row of printed boxes, found even where
+    the boxes' faint tops were lost, and even where digits lean on them for a while (not free). Only
+    pieces thinner than handwriting, or clearly thicker (double borders of adjacent boxes): a row of
+    straight handwritten 1s has the handwriting's own width, and the straight bits of digits on one
+    baseline are shorter than the digits."""
+    thin, low, high = (t * stroke for t in ALIGNED_THICKNESS)
+    ends = np.array([(p[2], p[2] + p[4]) for p in pieces], float).reshape(-1, 2)
+    candidate = np.array([not p[0] and p[4] >= ALIGNED_LENGTH_RATIO * ref
+                          and (p[5] <= thin or low <= p[5] <= high) for p in pieces], bool)
+    accepted = [False] * len(pieces)
+    for k in np.flatnonzero(candidate):
+        near = np.abs(ends - ends[k]).max(axis=1) <= ALIGN_TOLERANCE
+        accepted[k] = int((near & candidate).sum()) >= 3
+    return accepted
 
 
 def _writing_height(mask: np.ndarray) -> tuple[float, float, tuple[list[Piece], float]]:
@@ -215,14 +257,14 @@ def _writing_height(mask: np.ndarray) -> tuple[float, float, tuple[list[Piece], 
     first = digit_height(mask)
     if first <= 0:
         return 0.0, 0.0, ([], 0.0)
-    measured = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=STRUCTURE_THINNESS)
+    measured = line_pieces(mask, int(SHORT_LINE_RATIO * first), loose=ALIGNED_THICKNESS[2])
     all_pieces, stroke = measured
-    pieces = [p for p in all_pieces if p[5] <= STRICT_THINNESS * stroke + 1]
+    pieces = [p for p in all_pieces if p.thickness <= STRICT_THINNESS * stroke + 1 and p.free]
     if not pieces:
         return first, first, measured
     rest = mask.copy()
     for piece in pieces:
-        _, x, y, pw, ph, _, pixels = piece
+        _, x, y, pw, ph, _, pixels, _ = piece
         local = np.pad(pixels, 1).astype(np.uint8)
         x0, y0 = x - 1, y - 1
         grown = cv2.dilate(local, np.ones((3, 3), np.uint8)) > 0

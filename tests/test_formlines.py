@@ -85,3 +85,30 @@ def test_a_rule_touched_by_a_row_of_thick_digits_is_still_found():
     assert cleaned[90, 70 - 38:70 - 30].any() and cleaned[90, 70 + 30:70 + 38].any()  # the 0s' sides
     count, _ = cv2.connectedComponents(cleaned)
     assert count == 1 + 7  # the seven 0s, no longer joined by the rule
+
+
+def test_aligned_box_sides_are_lines_even_without_their_tops():
+    """A row of printed boxes whose faint tops and bottoms were lost in binarisation: the sides start
+    and end together, so they are printed; the digits between them stay."""
+    mask = np.zeros((140, 520), np.uint8)
+    for x in range(40, 521, 58):
+        cv2.line(mask, (x, 30), (x, 100), 255, 2)
+    for x in range(69, 480, 116):  # 0s in every other box, leaning on both of its sides
+        cv2.ellipse(mask, (x, 65), (26, 26), 0, 0, 360, 255, 6)
+    lines = printed_lines(mask)
+    assert all(lines[40, x:x + 2].any() for x in range(40, 500, 58))
+    cleaned = remove_lines(mask, lines)
+    count, _ = cv2.connectedComponents(cleaned)
+    assert count == 1 + 4
+
+
+def test_straight_bits_of_digits_on_one_baseline_are_not_box_sides():
+    """Digits on one baseline have aligned straight strokes, but shorter than the digits: kept."""
+    mask = np.zeros((160, 520), np.uint8)
+    for x in range(60, 480, 100):  # '4'-like digits: a tall stem, a short thin straight stroke on the baseline
+        cv2.line(mask, (x + 30, 30), (x + 30, 130), 255, 8)
+        cv2.line(mask, (x, 30), (x - 4, 90), 255, 8)
+        cv2.line(mask, (x - 4, 90), (x + 40, 90), 255, 8)
+        cv2.line(mask, (x + 8, 95), (x + 8, 130), 255, 2)  # a thin straight bit, aligned across digits
+    lines = printed_lines(mask)
+    assert not lines.any()
