@@ -3,7 +3,10 @@
 Random affine (rotation, anisotropic zoom, shear, shift), elastic distortion, stroke
 thickening/thinning and blur: the ways real handwriting and imperfect crops differ from MNIST.
 
-Two more teach the classifier about the crops a segmenter really makes:
+Two more, opt-in (``CROP_AUGMENT``, ``digitreader train --crop-augment``), teach the classifier about
+the crops a segmenter really makes. Measured (benchmarks/RESULTS.md): a CNN so trained reads more touching
+digits but fewer clean ones, and its MNIST test accuracy falls (99.52 % against 99.67 %), so the shipped
+models are trained without them:
 
 - **Neighbour fragments**: a sliver of the next digit left at the crop's edge (a cut through touching
   digits is never perfect); the label stays the digit's own.
@@ -11,7 +14,8 @@ Two more teach the classifier about the crops a segmenter really makes:
   overlap, normalised as one crop the way the reader would, with the uniform distribution as target.
   A classifier trained so says "not sure" to a ``47`` blob instead of reading it as a confident ``4``,
   which is what lets recognition-guided splitting try the cuts. (Halves of digits as outliers were
-  tried too: MNIST test errors rose from 33 to 57, since half a digit is often a whole 1 or 7.)
+  tried too: in a 4-epoch fine-tune MNIST test errors rose from 33 to 57, since half a digit is often a
+  whole 1 or 7.)
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ class AugmentConfig:
     thicken_p: float = 0.12
     thin_p: float = 0.08
     blur_p: float = 0.08
-    fragment_p: float = 0.15
-    merged_fraction: float = 0.1
+    fragment_p: float = 0.0  # crop augmentation (``CROP_AUGMENT``, ``train --crop-augment``): off by default
+    merged_fraction: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -65,6 +69,7 @@ def elastic(image: np.ndarray, rng: np.random.Generator, alpha: float, sigma: fl
     return cv2.remap(image, gx + dx, gy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+CROP_AUGMENT = AugmentConfig(fragment_p=0.15, merged_fraction=0.1)
 _KERNEL = np.ones((2, 2), np.uint8)
 
 

@@ -136,6 +136,10 @@ def _stem_for(path: str, index: int) -> str:
 @click.option("--patience", type=click.IntRange(1), default=8, show_default=True,
               help="Early stopping: epochs without validation improvement.")
 @click.option("--no-augment", is_flag=True, help="Train on the digits as they are.")
+@click.option("--crop-augment", is_flag=True,
+              help="Also train on imperfect crops: slivers of a neighbour at a digit's edge, and merged "
+                   "digits with a 'not sure' (uniform) target. Reads more touching digits; costs MNIST accuracy "
+                   "(see benchmarks/RESULTS.md).")
 @click.option("--max-samples", type=click.IntRange(1), default=None,
               help="Use only the first N train and N test samples (quick experiments, tests).")
 @verbosity_options
@@ -143,9 +147,11 @@ def _stem_for(path: str, index: int) -> str:
 def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> None:
     """Train an MLP or CNN and write MODEL, MODEL's .meta.json and report PNGs."""
     update_verbosity(ctx, verbose, quiet)
+    from .augment import CROP_AUGMENT, AugmentConfig
     from .train import TrainConfig, train
 
     config = TrainConfig(
+        augment_config=CROP_AUGMENT if options["crop_augment"] else AugmentConfig(),
         out=options["out"], arch=options["arch"], data=options["data"], epochs=options["epochs"],
         batch_size=options["batch_size"], seed=options["seed"], init_model=options["init_model"],
         learning_rate=options["learning_rate"], val_fraction=options["val_split"], patience=options["patience"],

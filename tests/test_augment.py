@@ -55,7 +55,7 @@ def test_targets_are_one_hot_for_digits_and_uniform_for_outliers():
     rng = np.random.default_rng(2)
     images = np.stack([_ring(), _bar(12)] * 10)
     labels = np.array([0, 1] * 10)
-    out, targets = augment_with_targets(images, labels, rng, AugmentConfig(merged_fraction=0.2))
+    out, targets = augment_with_targets(images, labels, rng, AugmentConfig(fragment_p=0.15, merged_fraction=0.2))
     assert out.shape == (24, 28, 28) and targets.shape == (24, 10)
     assert (targets[:20].argmax(axis=1) == labels).all() and (targets[:20].max(axis=1) == 1).all()
     assert np.allclose(targets[20:], 0.1)

@@ -159,6 +159,16 @@ def test_training_learns_the_tiny_digits(tmp_path, tiny_npz, capsys):
     assert meta["training"]["augmentation"] is None
 
 
+def test_crop_augmentation_is_opt_in_and_recorded(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "crops.keras"
+    code, _, err = cli(capsys, "train", "--arch", "mlp", "--data", tiny_npz, "--out", out, "--epochs", 1,
+                       "--batch-size", 32, "--crop-augment", "-q")
+    assert code == 0, err
+    augmentation = read_meta(out)["training"]["augmentation"]
+    assert augmentation["merged_fraction"] == 0.1 and augmentation["fragment_p"] == 0.15
+    assert read_meta(SHIPPED_MLP)["training"]["augmentation"].get("merged_fraction", 0.0) == 0.0
+
+
 @pytest.mark.slow
 def test_train_tiny_cnn(tmp_path, tiny_npz, capsys, keras):
     out = tmp_path / "c.keras"
