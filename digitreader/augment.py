@@ -41,6 +41,7 @@ class AugmentConfig:
     blur_p: float = 0.08
     fragment_p: float = 0.0  # crop augmentation (``CROP_AUGMENT``, ``train --crop-augment``): off by default
     merged_fraction: float = 0.0
+    merged_overlap: float = 0.5  # merged digits overlap by up to this x the narrower one's width
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -140,14 +141,14 @@ def with_neighbour_fragment(image: np.ndarray, other: np.ndarray, rng: np.random
     return _to_mnist(crop)
 
 
-def merged_digits(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+def merged_digits(images: np.ndarray, count: int, rng: np.random.Generator, overlap: float = 0.5) -> np.ndarray:
     """``count`` crops of two or three touching or overlapping digits drawn from ``images``."""
     out = np.empty((count, 28, 28), np.uint8)
     for i in range(count):
         k = 3 if rng.random() < 0.2 else 2
         parts = [images[j] for j in rng.integers(0, len(images), k)]
         widths = [b - a for a, b in (_ink_columns(p) for p in parts)]
-        gaps = [int(round(-rng.uniform(0.0, 0.5) * min(widths[j], widths[j + 1]))) for j in range(k - 1)]
+        gaps = [int(round(-rng.uniform(0.0, overlap) * min(widths[j], widths[j + 1]))) for j in range(k - 1)]
         lifts = [int(rng.integers(-3, 4)) for _ in range(k)]
         out[i] = _to_mnist(_side_by_side(parts, gaps, lifts)[0])
     return out
@@ -164,6 +165,6 @@ def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.
     targets = np.eye(num_classes, dtype=np.float32)[labels]
     merged = int(round(cfg.merged_fraction * len(images))) if len(out) > 1 else 0
     if merged:
-        out = np.concatenate([out, merged_digits(out, merged, rng)])
+        out = np.concatenate([out, merged_digits(out, merged, rng, cfg.merged_overlap)])
         targets = np.concatenate([targets, np.full((merged, num_classes), 1.0 / num_classes, np.float32)])
     return out, targets
