@@ -236,13 +236,19 @@ def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]
     """Vertical pieces at least ``ALIGNED_LENGTH_RATIO`` x the writing's height that start and end
     within ``ALIGN_TOLERANCE`` px of two others: the sides of a row of printed boxes, found even where
     the boxes' faint tops were lost, and even where digits lean on them for a while (not free). Only
-    pieces thinner than handwriting, or clearly thicker (double borders of adjacent boxes): a row of
-    straight handwritten 1s has the handwriting's own width, and the straight bits of digits on one
-    baseline are shorter than the digits."""
+    pieces thinner than handwriting, or clearly thicker (double borders of adjacent boxes), or taller
+    than the writing: a row of straight handwritten 1s has the handwriting's own width and height, and
+    the straight bits of digits on one baseline are shorter than the digits."""
     thin, low, high = (t * stroke for t in ALIGNED_THICKNESS)
     ends = np.array([(p[2], p[2] + p[4]) for p in pieces], float).reshape(-1, 2)
-    candidate = np.array([not p[0] and p[4] >= ALIGNED_LENGTH_RATIO * ref
-                          and (p[5] <= thin or low <= p[5] <= high) for p in pieces], bool)
+    taller = SIDE_LENGTH_RATIO * ref  # sides taller than the writing may be as thick as it, too
+
+    def is_candidate(p: Piece) -> bool:
+        if p.horizontal or p.h < ALIGNED_LENGTH_RATIO * ref:
+            return False
+        return p.thickness <= thin or low <= p.thickness <= high or (p.thickness <= high and p.h >= taller)
+
+    candidate = np.array([is_candidate(p) for p in pieces], bool)
     accepted = [False] * len(pieces)
     for k in np.flatnonzero(candidate):
         near = np.abs(ends - ends[k]).max(axis=1) <= ALIGN_TOLERANCE
