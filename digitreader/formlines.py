@@ -114,9 +114,11 @@ def _line_core(pixels: np.ndarray, horizontal: bool, thickness: float, long: int
 
     A ruled line's ink lies in one band of rows (columns for a vertical line) about as thick as the
     line, and that band is full along the whole length; a curved stroke's lens-shaped run fills no band
-    end to end. Digit strokes crossing the line add ink outside the band: when they add most of it
-    (a rule under a whole row of digits with flat tops, a vertical rule through digits' sides) and the
-    band is at least ``long`` px, the line is the band alone and the strokes stay.
+    end to end. Digit strokes crossing or lying along the line add ink outside the band, so the line is
+    the band alone and the strokes stay (a 2's base half on a rule keeps its upper half; removing the
+    whole run took it: form pages 74.0 -> 82.0 %). When the strokes add most of the run's ink (a rule
+    under a whole row of digits with flat tops, a vertical rule through digits' sides), the run is a line
+    only if the band is at least ``long`` px.
     """
     oriented = pixels if horizontal else pixels.T
     profile = oriented.sum(axis=1).astype(np.float64)
@@ -129,9 +131,7 @@ def _line_core(pixels: np.ndarray, horizontal: bool, thickness: float, long: int
     coverage = np.mean(core.sum(axis=0) >= max(1.0, thickness - 1))
     if coverage < 0.8:
         return None
-    if core.sum() >= 0.6 * max(1.0, profile.sum()):
-        return pixels
-    if oriented.shape[1] < long:
+    if core.sum() < 0.6 * max(1.0, profile.sum()) and oriented.shape[1] < long:
         return None
     only_core = np.zeros_like(oriented)
     only_core[start:start + band] = core

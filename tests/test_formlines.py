@@ -112,3 +112,17 @@ def test_straight_bits_of_digits_on_one_baseline_are_not_box_sides():
         cv2.line(mask, (x + 8, 95), (x + 8, 130), 255, 2)  # a thin straight bit, aligned across digits
     lines = printed_lines(mask)
     assert not lines.any()
+
+
+def test_a_stroke_lying_half_on_a_rule_keeps_its_upper_half():
+    """A 2's base written half on a printed rule: only the rule's own band goes, the stroke stays (it
+    used to go with the rule, and the 2 was read as a 7)."""
+    mask = np.zeros((160, 500), np.uint8)
+    cv2.line(mask, (0, 101), (499, 101), 255, 3)  # the rule: rows 100-102
+    cv2.line(mask, (150, 99), (230, 99), 255, 8)  # the base: rows 95-103, half on the rule
+    cv2.line(mask, (150, 99), (210, 30), 255, 8)  # the 2's diagonal
+    lines = printed_lines(mask)
+    assert lines[101, 20] and lines[101, 190]
+    assert not lines[96, 150:231].any()  # the stroke's upper half is no part of the line
+    cleaned = remove_lines(mask, lines)
+    assert cleaned[96, 155:226].all()
