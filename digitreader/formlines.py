@@ -229,7 +229,40 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     for piece, keep in zip(pieces, accepted):
         if keep:
             lines[piece.y:piece.y + piece.h, piece.x:piece.x + piece.w][piece.pixels] = 255
+    _add_missing_sides(mask, [p for p, keep in zip(pieces, accepted) if keep and not p.horizontal], lines)
     return lines
+
+
+def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) -> None:
+    """Complete a row of printed boxes: where the row's own spacing puts a side that was not found (a
+    digit written over it merged the two, so no thin straight run was left) and the mask is full along
+    that side's whole height, that column band is a line too (added to ``lines`` in place).
+
+    The sides of one row start and end together (``ALIGN_TOLERANCE``); a side is expected one observed
+    spacing (side to side) away from a found one. A digit's stroke alone does not fill a band as tall
+    as the box at exactly that place."""
+    groups: dict[tuple[int, int], list[Piece]] = {}
+    for side in sides:
+        key = next((k for k in groups if abs(k[0] - side.y) <= ALIGN_TOLERANCE
+                    and abs(k[1] - side.y - side.h) <= ALIGN_TOLERANCE), (side.y, side.y + side.h))
+        groups.setdefault(key, []).append(side)
+    for (top, bottom), group in groups.items():
+        if len(group) < 3:
+            continue
+        centres = sorted(s.x + s.w / 2 for s in group)
+        spacings = {round(b - a) for a, b in zip(centres, centres[1:]) if b - a > 2 * ALIGN_TOLERANCE}
+        width = max(1, int(round(float(np.median([s.thickness for s in group])))))
+        for centre in centres:
+            for step in spacings:
+                for x in (centre - step, centre + step):
+                    if min(abs(x - c) for c in centres) <= 2 * ALIGN_TOLERANCE:
+                        continue
+                    x0, x1 = int(round(x - width / 2)), int(round(x - width / 2)) + width
+                    if x0 < 0 or x1 > mask.shape[1]:
+                        continue
+                    band = mask[top:bottom, x0:x1] > 0
+                    if band.all(axis=1).mean() >= 0.9:
+                        lines[top:bottom, x0:x1][band] = 255
 
 
 def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]:

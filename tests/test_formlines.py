@@ -126,3 +126,19 @@ def test_a_stroke_lying_half_on_a_rule_keeps_its_upper_half():
     assert not lines[96, 150:231].any()  # the stroke's upper half is no part of the line
     cleaned = remove_lines(mask, lines)
     assert cleaned[96, 155:226].all()
+
+
+def test_a_box_side_hidden_under_a_digit_is_found_from_the_row_spacing():
+    """A 0 written over its box's right side merges with it (no thin straight run is left there); the
+    other sides' spacing says where it is, and it goes too, so the 0 is not read with a stub (as 9)."""
+    mask = np.zeros((160, 600), np.uint8)
+    sides = [40, 122, 145, 227, 250, 332, 355, 437]  # four boxes 82 px wide, 23 px apart
+    for x in sides:
+        cv2.line(mask, (x, 30), (x, 130), 255, 2)
+    cv2.ellipse(mask, (205, 80), (26, 38), 0, 0, 360, 255, 10)  # its right side lies on the box's side
+    lines = printed_lines(mask)
+    assert all(lines[35, x] for x in sides)  # every side, the hidden one (227) included
+    cleaned = remove_lines(mask, lines)
+    assert not cleaned[35:45, 225:230].any() and not cleaned[120:130, 225:230].any()  # above and below the 0
+    count, _ = cv2.connectedComponents(cleaned)
+    assert count == 1 + 1  # the 0 alone, whole
