@@ -27,6 +27,7 @@ MIN_PAPER_LEVEL = 32.0  # paper darker than this (grey levels) is not paper: ink
 HYSTERESIS_STEPS = 2
 WEAK_RATIO = 0.75  # hysteresis: faint ink down to this x the threshold is kept when it touches strong ink
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
+EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
 
 
@@ -164,6 +165,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         components = sorted(sorted(components, key=lambda c: -stats[c[0], 4])[:MAX_COMPONENTS])
     groups = _merge_fragments(components)
     groups, marks = _split_off_marks(groups)
+    groups = _drop_edge_fragments(groups, mask.shape)
     if lines is not None and lines.any():  # bits of ink left along a removed printed line are no separators
         marks = [m for m in marks if not _near_lines(m[0], lines)]
     rows = _reading_order(groups)
@@ -273,6 +275,26 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
 def _near_lines(box: Box, lines: np.ndarray, reach: int = 3) -> bool:
     x, y, w, h = box
     return bool(lines[max(0, y - reach):y + h + reach, max(0, x - reach):x + w + reach].any())
+
+
+def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...]) -> list[Group]:
+    """Without the pieces cut off by the image's edge that are shorter than ``EDGE_FRAGMENT_RATIO``
+    digit heights and share no row with a whole digit: a scanner's dark edge, a shadow in a corner, or
+    the half of a neighbouring field's digit that a tight crop caught. (A digit cut by the edge of a row
+    of whole digits stays: it is in their row.)"""
+    ref = _reference_height(groups)
+    h, w = shape[:2]
+
+    def at_edge(box: Box) -> bool:
+        x, y, bw, bh = box
+        return x == 0 or y == 0 or x + bw >= w or y + bh >= h
+
+    def cut_off(box: Box) -> bool:
+        return at_edge(box) and box[3] < EDGE_FRAGMENT_RATIO * ref
+
+    whole = [g[0] for g in groups if not cut_off(g[0])]
+    return [g for g in groups if not cut_off(g[0])
+            or any(_overlap(g[0][1], g[0][1] + g[0][3], b[1], b[1] + b[3]) > 0.5 * g[0][3] for b in whole)]
 
 
 def _split_off_marks(groups: list[Group]) -> tuple[list[Group], list[Group]]:

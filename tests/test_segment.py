@@ -148,3 +148,15 @@ def test_histogram_percentiles_equal_numpy_percentiles() -> None:
                      np.clip(rng.normal(200, 30, size), 0, 255).astype(np.uint8)):
             qs = (0.0, 0.5, 50.0, 99.5, 100.0)
             np.testing.assert_allclose(_percentiles(grey, qs), [np.percentile(grey, q) for q in qs])
+
+
+def test_a_dark_piece_cut_off_by_the_edge_is_no_digit_row():
+    """A scanner's dark edge or a corner shadow, cut off by the image's edge and shorter than the
+    digits, is no digit row of its own; a digit cut by the edge inside a row of digits stays."""
+    page, truth = draw_number("3865", height=80, size=(600, 142))  # digits 61 px tall
+    cv2.ellipse(page, (540, 0), (45, 36), 0, 0, 180, 30, -1)  # a shadow at the top edge, 36 px tall
+    seg = segment(page)
+    assert len(seg.boxes) == 4 and all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+    cropped = page[:, truth[0][0] + truth[0][2] // 2:]  # the 3 cut in half by a tight crop
+    seg = segment(cropped)
+    assert len(seg.boxes) == 4 and set(seg.lines) == {0}
