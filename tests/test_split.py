@@ -123,3 +123,26 @@ def test_piece_mask_between_two_cuts_keeps_only_that_ink():
     piece = piece_mask(mask, left, right)
     assert piece[:, 10:20].all() and not piece[:, :10].any() and not piece[:, 20:].any()
     assert not piece_mask(mask, right, left).any()  # crossed cuts: nothing between them
+
+
+def _probs(value: int, confidence: float) -> np.ndarray:
+    p = np.full(10, (1 - confidence) / 9, np.float32)
+    p[value] = confidence
+    return p
+
+
+def test_a_wide_zero_read_surely_stays_whole_against_confident_halves():
+    """The numbers of a real case (rows page 15 of the benchmark): a 0 a third wider than tall (wider
+    than 95 % of MNIST's 0s) read at 0.9997, against its halves read as 6 (0.9989) and 7 (0.9999)
+    through a cheap cut. It stays a 0; a box twice as wide as tall read as one 0 is still cut."""
+    from digitreader.reader import _SplitPlan
+
+    def plan(width: int) -> _SplitPlan:
+        half = width // 2
+        return _SplitPlan(index=0, box=(0, 0, width, 41), n_cuts=1, height=42.0, cut_scores=[-0.03],
+                          pairs=[(0, 1), (1, 2)], boxes=[(0, 6, half, 35), (half, 0, width - half, 36)],
+                          masks=[np.ones((35, half), bool), np.ones((36, width - half), bool)])
+
+    halves = np.stack([_probs(6, 0.9989), _probs(7, 0.9999)])
+    assert plan(55).choose(halves, _probs(0, 0.9997)) is None
+    assert plan(84).choose(halves, _probs(0, 0.9997)) == [0, 1]
