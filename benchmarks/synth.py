@@ -741,27 +741,26 @@ def form_page(
     return shape, draw_form(shape, field, rule_y if ruled else None)
 
 
+def random_form_field(rng: np.random.Generator, height: int, count: int, cell_h_range: tuple[float, float],
+                      cell_w_range: tuple[float, float]) -> FormField:
+    """Printed boxes or a comb field for ``count`` digits ``height`` px tall: cells ``cell_h_range`` x the
+    digit height tall and ``cell_w_range`` x the cell height wide, a third of a cell in from the margin."""
+    cell_h = round(height * rng.uniform(*cell_h_range))
+    cell_w = round(cell_h * rng.uniform(*cell_w_range))
+    comb = bool(rng.random() < 0.5)
+    mx, my = margins(rng, height)
+    return FormField(x=mx + cell_w // 3, y=my, cell_w=cell_w, cell_h=cell_h, count=count,
+                     spacing=0 if comb else round(rng.uniform(0.0, 0.35) * cell_w), comb=comb,
+                     tick=float(rng.choice([1.0, rng.uniform(0.3, 0.6)])), thickness=int(rng.integers(1, 4)))
+
+
 def make_boxes(rng: np.random.Generator, source: DigitSource) -> Page:
     """Digits written into printed boxes or a comb field, a third of them crossing a border."""
     height = digit_height(rng)
     count = int(rng.integers(3, 9))
-    cell_h = round(height * rng.uniform(1.15, 1.45))
-    cell_w = round(cell_h * rng.uniform(0.7, 0.95))
-    comb = bool(rng.random() < 0.5)
-    mx, my = margins(rng, height)
-    field = FormField(
-        x=mx + cell_w // 3,
-        y=my,
-        cell_w=cell_w,
-        cell_h=cell_h,
-        count=count,
-        spacing=0 if comb else round(rng.uniform(0.0, 0.35) * cell_w),
-        comb=comb,
-        tick=float(rng.choice([1.0, rng.uniform(0.3, 0.6)])),
-        thickness=int(rng.integers(1, 4)),
-    )
+    field = random_form_field(rng, height, count, (1.15, 1.45), (0.7, 0.95))
     glyphs = make_glyphs(source, source.draw(rng, count), height, rng, slant=page_slant(rng, 0.3, 12.0))
-    glyphs = [fit_to_cell(g, round(0.92 * cell_w), round(0.92 * cell_h)) for g in glyphs]
+    glyphs = [fit_to_cell(g, round(0.92 * field.cell_w), round(0.92 * field.cell_h)) for g in glyphs]
     place_in_cells(glyphs, field, rng, sloppy=0.35)
     shape, printed = form_page(glyphs, field, rng, ruled=bool(rng.random() < 0.5))
     paper, ink = dark_on_light(rng)
@@ -888,15 +887,9 @@ def classic_form(rng: np.random.Generator, source: DigitSource) -> Page:
     """v1 form: digits in printed boxes or a comb field, sometimes crossing a border."""
     height = digit_height(rng)
     count = int(rng.integers(3, 9))
-    cell_h = round(height * rng.uniform(1.2, 1.45))
-    cell_w = round(cell_h * rng.uniform(0.75, 0.95))
-    comb = bool(rng.random() < 0.5)
-    mx, my = margins(rng, height)
-    field = FormField(x=mx + cell_w // 3, y=my, cell_w=cell_w, cell_h=cell_h, count=count,
-                      spacing=0 if comb else round(rng.uniform(0.0, 0.35) * cell_w), comb=comb,
-                      tick=float(rng.choice([1.0, rng.uniform(0.3, 0.6)])), thickness=int(rng.integers(1, 4)))
+    field = random_form_field(rng, height, count, (1.2, 1.45), (0.75, 0.95))
     glyphs = make_glyphs(source, source.draw(rng, count), height, rng)
-    glyphs = [fit_to_cell(g, round(0.92 * cell_w), round(0.92 * cell_h)) for g in glyphs]
+    glyphs = [fit_to_cell(g, round(0.92 * field.cell_w), round(0.92 * field.cell_h)) for g in glyphs]
     place_in_cells(glyphs, field, rng, sloppy=0.2)
     shape, printed = form_page(glyphs, field, rng, ruled=bool(rng.random() < 0.5))
     paper, ink = dark_on_light(rng)
