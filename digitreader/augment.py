@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from .normalise import normalise_crop
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -117,8 +119,6 @@ def _side_by_side(parts: list[np.ndarray], gaps: list[int], lifts: list[int]) ->
 
 
 def _to_mnist(ink: np.ndarray) -> np.ndarray:
-    from .normalise import normalise_crop
-
     return np.round(normalise_crop(ink.astype(np.float32) / 255.0, match_stroke=False, deslant=False)
                     * 255).astype(np.uint8)
 

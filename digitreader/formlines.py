@@ -249,20 +249,21 @@ def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) 
     for (top, bottom), group in groups.items():
         if len(group) < 3:
             continue
-        centres = sorted(s.x + s.w / 2 for s in group)
-        spacings = {round(b - a) for a, b in zip(centres, centres[1:]) if b - a > 2 * ALIGN_TOLERANCE}
         width = max(1, int(round(float(np.median([s.thickness for s in group])))))
-        for centre in centres:
-            for step in spacings:
-                for x in (centre - step, centre + step):
-                    if min(abs(x - c) for c in centres) <= 2 * ALIGN_TOLERANCE:
-                        continue
-                    x0, x1 = int(round(x - width / 2)), int(round(x - width / 2)) + width
-                    if x0 < 0 or x1 > mask.shape[1]:
-                        continue
-                    band = mask[top:bottom, x0:x1] > 0
-                    if band.all(axis=1).mean() >= 0.9:
-                        lines[top:bottom, x0:x1][band] = 255
+        for x in _expected_sides(sorted(s.x + s.w / 2 for s in group)):
+            x0 = int(round(x - width / 2))
+            if x0 < 0 or x0 + width > mask.shape[1]:
+                continue
+            band = mask[top:bottom, x0:x0 + width] > 0
+            if band.all(axis=1).mean() >= 0.9:
+                lines[top:bottom, x0:x0 + width][band] = 255
+
+
+def _expected_sides(centres: list[float]) -> set[float]:
+    """Where a row's spacing (between consecutive found sides) puts a side that was not found."""
+    spacings = {round(b - a) for a, b in zip(centres, centres[1:]) if b - a > 2 * ALIGN_TOLERANCE}
+    expected = {c + sign * step for c in centres for step in spacings for sign in (-1, 1)}
+    return {x for x in expected if min(abs(x - c) for c in centres) > 2 * ALIGN_TOLERANCE}
 
 
 def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]:
@@ -273,7 +274,7 @@ def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]
     than the writing: a row of straight handwritten 1s has the handwriting's own width and height, and
     the straight bits of digits on one baseline are shorter than the digits."""
     thin, low, high = (t * stroke for t in ALIGNED_THICKNESS)
-    ends = np.array([(p[2], p[2] + p[4]) for p in pieces], float).reshape(-1, 2)
+    ends = np.array([(p.y, p.y + p.h) for p in pieces], float).reshape(-1, 2)
     taller = SIDE_LENGTH_RATIO * ref  # sides taller than the writing may be as thick as it, too
 
     def is_candidate(p: Piece) -> bool:
@@ -303,9 +304,8 @@ def _writing_height(mask: np.ndarray) -> tuple[float, float, tuple[list[Piece], 
         return first, first, measured
     rest = mask.copy()
     for piece in pieces:
-        _, x, y, pw, ph, _, pixels, _ = piece
-        local = np.pad(pixels, 1).astype(np.uint8)
-        x0, y0 = x - 1, y - 1
+        local = np.pad(piece.pixels, 1).astype(np.uint8)
+        x0, y0 = piece.x - 1, piece.y - 1
         grown = cv2.dilate(local, np.ones((3, 3), np.uint8)) > 0
         cx0, cy0 = max(0, x0), max(0, y0)
         cx1, cy1 = min(rest.shape[1], x0 + grown.shape[1]), min(rest.shape[0], y0 + grown.shape[0])
