@@ -36,17 +36,18 @@ class Classifier(Protocol):
 class KerasClassifier:
     """A ``.keras`` model checked against its metadata and run in inference mode."""
 
-    def __init__(self, model: Any, name: str, meta: dict[str, Any] | None = None) -> None:
+    def __init__(self, model: Any, name: str, meta: dict[str, Any] | None = None, classes: int = 10) -> None:
         self.model = model
         self.name = name
         self.meta = meta or {}
+        self.classes = classes
         self.input_shape = tuple(model.input_shape[1:])
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops, dtype=np.float32)
         crops = crops.reshape((len(crops), *self.input_shape))
         if len(crops) == 0:
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, self.classes), np.float32)
         parts = [np.asarray(self.model(crops[i:i + PREDICT_CHUNK], training=False))
                  for i in range(0, len(crops), PREDICT_CHUNK)]
         return np.concatenate(parts).astype(np.float32)
@@ -57,14 +58,15 @@ MAX_MODEL_BYTES = 256 << 20  # uncompressed size of a .keras archive; the shippe
 
 
 def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
-                    quick_start: bool = False) -> Classifier:
+                    quick_start: bool = False, classes: int = 10) -> Classifier:
     """Load and validate a ``.keras`` or ``.onnx`` model.
 
     ``.keras`` models run from the ONNX cache (see :mod:`digitreader.onnx_cache`): the first use exports the
     model (importing TensorFlow once); later uses never import TensorFlow. ``backend`` (or
     ``$DIGITREADER_BACKEND``): ``auto`` (onnxruntime, else OpenCV DNN; OpenCV DNN first with ``quick_start``,
     for a process reading one image), ``opencv``, ``onnxruntime`` or ``keras`` (no cache: TensorFlow every
-    time). Keras loading always uses safe mode: no code from the file runs.
+    time). Keras loading always uses safe mode: no code from the file runs. ``classes``: the number of
+    probabilities the model must output (10 digits; 2 for the single-digit verifier).
     """
     path = Path(path)
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -78,37 +80,53 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     if suffix not in (".keras", ".onnx"):
         raise ModelError(f"unsupported model file {path.name}: expected a .keras or .onnx file")
     sha256, meta = _checked_sha256(path)
+    if classes == 10 and (meta or {}).get("architecture") == "verifier":
+        raise ModelError(f"{path.name} is the single-digit verifier, not a digit classifier (pass it with --verifier)")
     if suffix == ".onnx":
         if backend == "keras":
             raise ModelError(f"{path.name} is an ONNX model; the keras backend reads .keras files")
-        return OnnxClassifier.load(path, backend, quick_start=quick_start)
+        return OnnxClassifier.load(path, backend, quick_start=quick_start, classes=classes)
     _check_keras_archive(path)
     if backend == "keras":
-        return KerasClassifier(_load_keras(path), name=path.name, meta=meta)
+        return KerasClassifier(_load_keras(path, classes), name=path.name, meta=meta, classes=classes)
     from .onnx_cache import default_cache_dir, valid_entry
 
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     cached = valid_entry(sha256, cache)
     if cached is not None:
-        return OnnxClassifier.load(cached, backend, name=path.name, quick_start=quick_start)
-    return _build_and_load(path, sha256, cache, backend, quick_start)
+        return OnnxClassifier.load(cached, backend, name=path.name, quick_start=quick_start, classes=classes)
+    return _build_and_load(path, sha256, cache, backend, quick_start, classes)
 
 
-def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_start: bool) -> Classifier:
+def load_verifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
+                  quick_start: bool = False) -> Classifier:
+    """Load the single-digit verifier (``digitreader train --arch verifier``): (N, 28, 28) crops ->
+    (N, 2) probabilities of "not one whole digit" and "one whole digit"."""
+    from .architectures import VERIFIER_ARCH
+
+    meta = read_meta(path) if Path(path).is_file() else None
+    if meta is not None and meta.get("architecture") != VERIFIER_ARCH:
+        raise ModelError(f"{Path(path).name} is a {meta.get('architecture')} digit classifier, not a single-digit "
+                         "verifier (digitreader train --arch verifier)")
+    return load_classifier(path, cache_dir, backend, quick_start, classes=2)
+
+
+def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_start: bool,
+                    classes: int = 10) -> Classifier:
     """First use of a ``.keras`` file: export it into the cache; fall back to Keras if the cache is unusable."""
     from .onnx_cache import build_entry
 
-    model = _load_keras(path)
+    model = _load_keras(path, classes)
     try:
         onnx_path = build_entry(model, sha256, cache, path.name)
     except OSError as exc:
         log.warning("cannot write the model cache in %s (%s); using Keras directly (slower start)", cache,
                     exc.strerror or exc)
-        return KerasClassifier(model, name=path.name)
+        return KerasClassifier(model, name=path.name, classes=classes)
     except Exception as exc:  # the converter failed or disagreed with Keras: still read, the slow way
         log.warning("cannot convert %s to ONNX (%s); using Keras directly", path.name, _one_line(exc))
-        return KerasClassifier(model, name=path.name)
-    return OnnxClassifier.load(onnx_path, backend, name=path.name, quick_start=quick_start)
+        return KerasClassifier(model, name=path.name, classes=classes)
+    return OnnxClassifier.load(onnx_path, backend, name=path.name, quick_start=quick_start, classes=classes)
 
 
 def _check_keras_archive(path: Path) -> None:
@@ -139,7 +157,7 @@ def _checked_sha256(path: Path) -> tuple[str, dict[str, Any] | None]:
     return sha256, meta
 
 
-def _load_keras(path: Path) -> Any:
+def _load_keras(path: Path, classes: int = 10) -> Any:
     from .tf_quiet import import_keras
 
     keras = import_keras()
@@ -147,17 +165,17 @@ def _load_keras(path: Path) -> Any:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad archives
         raise ModelError(f"cannot load {path.name}: {_one_line(exc)}") from None
-    _check_shapes(model, path)
+    _check_shapes(model, path, classes)
     return model
 
 
-def _check_shapes(model: Any, path: Path) -> None:
+def _check_shapes(model: Any, path: Path, classes: int = 10) -> None:
     in_shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     out_shape = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
     if in_shape not in {(28, 28, 1), (28, 28), (784,)}:
         raise ModelError(f"{path.name} expects input {in_shape}; digitreader feeds 28x28x1 crops")
-    if out_shape != (10,):
-        raise ModelError(f"{path.name} outputs {out_shape}; expected 10 class probabilities")
+    if out_shape != (classes,):
+        raise ModelError(f"{path.name} outputs {out_shape}; expected {classes} class probabilities")
 
 
 def _one_line(exc: BaseException) -> str:

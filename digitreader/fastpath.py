@@ -23,18 +23,19 @@ LAYOUTS: tuple[tuple[int, ...], ...] = ((28, 28, 1), (1, 28, 28), (784,), (28, 2
 
 
 class OnnxClassifier:
-    """An ONNX model mapping (N, 28, 28) crops in [0, 1] to (N, 10) probabilities."""
+    """An ONNX model mapping (N, 28, 28) crops in [0, 1] to (N, ``classes``) probabilities (10 digits)."""
 
-    def __init__(self, run: Any, layout: tuple[int, ...], backend: str, name: str) -> None:
+    def __init__(self, run: Any, layout: tuple[int, ...], backend: str, name: str, classes: int = 10) -> None:
         self._run = run
         self.layout = layout
         self.backend = backend
         self.name = name
+        self.classes = classes
 
     @classmethod
     def load(cls, path: str | Path, backend: str = "auto", name: str | None = None,
-             quick_start: bool = False) -> OnnxClassifier:
-        """Open ``path`` with ``backend`` and check that it reads 28x28 crops into 10 probabilities.
+             quick_start: bool = False, classes: int = 10) -> OnnxClassifier:
+        """Open ``path`` with ``backend`` and check that it reads 28x28 crops into ``classes`` probabilities.
 
         ``auto`` tries onnxruntime, then OpenCV DNN; with ``quick_start`` (one image to read: start-up time
         dominates) OpenCV DNN first, which saves importing onnxruntime (~0.1 s).
@@ -50,20 +51,20 @@ class OnnxClassifier:
         for candidate in order:
             try:
                 run = _opencv_runner(path) if candidate == "opencv" else _onnxruntime_runner(path)
-                layout = _find_layout(run, path)
+                layout = _find_layout(run, path, classes)
             except ModelError as exc:
                 errors.append(f"{candidate}: {exc}")
                 continue
-            return cls(run, layout, candidate, name or path.name)
+            return cls(run, layout, candidate, name or path.name, classes)
         raise ModelError(f"cannot use {path.name}: " + "; ".join(errors))
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops, dtype=np.float32)
         if len(crops) == 0:
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, self.classes), np.float32)
         crops = np.ascontiguousarray(crops.reshape((len(crops), *self.layout)))
         parts = [self._run(crops[i:i + PREDICT_CHUNK]) for i in range(0, len(crops), PREDICT_CHUNK)]
-        return np.concatenate(parts).reshape(len(crops), 10).astype(np.float32, copy=False)
+        return np.concatenate(parts).reshape(len(crops), self.classes).astype(np.float32, copy=False)
 
 
 def _opencv_runner(path: Path) -> Any:
@@ -109,20 +110,20 @@ def _onnxruntime_runner(path: Path) -> Any:
     return run
 
 
-def _find_layout(run: Any, path: Path) -> tuple[int, ...]:
-    """The first input layout the model accepts whose output is 10 class probabilities."""
+def _find_layout(run: Any, path: Path, classes: int = 10) -> tuple[int, ...]:
+    """The first input layout the model accepts whose output is ``classes`` class probabilities."""
     for layout in LAYOUTS:
         try:
             out = np.asarray(run(np.zeros((2, *layout), np.float32)))
         except Exception:  # wrong layout: each runtime raises its own error type
             continue
-        if out.size != 20:
+        if out.size != 2 * classes:
             continue
-        out = out.reshape(2, 10)
+        out = out.reshape(2, classes)
         if not (np.isfinite(out).all() and (out >= -1e-6).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
-            raise ModelError(f"{path.name} does not output 10 class probabilities (softmax)")
+            raise ModelError(f"{path.name} does not output {classes} class probabilities (softmax)")
         return layout
-    raise ModelError(f"{path.name} does not take 28x28 crops and return 10 classes")
+    raise ModelError(f"{path.name} does not take 28x28 crops and return {classes} classes")
 
 
 def _opencv_reason(exc: cv2.error) -> str:

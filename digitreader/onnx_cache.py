@@ -158,7 +158,7 @@ def _check_export(keras_model: Any, onnx_path: Path) -> None:
 
     probe = probe_batch()
     expected = np.asarray(keras_model(probe.reshape((len(probe), *keras_model.input_shape[1:])), training=False))
-    got = OnnxClassifier.load(onnx_path).predict_proba(probe[..., 0])
+    got = OnnxClassifier.load(onnx_path, classes=int(keras_model.output_shape[-1])).predict_proba(probe[..., 0])
     error = float(np.abs(expected - got).max())
     if not error <= EXPORT_TOLERANCE:
         raise ValueError(f"the ONNX export differs from the Keras model by {error:.2e} on the probe batch")
