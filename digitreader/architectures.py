@@ -11,6 +11,8 @@ from typing import Any
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 ARCHITECTURES = ("mlp", "cnn")
+VERIFIER_ARCH = "verifier"  # the single-digit verifier: is a crop one whole digit?
+VERIFIER_CLASSES = ("not one digit", "one digit")
 
 
 def build_model(arch: str) -> Any:
@@ -19,6 +21,8 @@ def build_model(arch: str) -> Any:
         return build_mlp()
     if arch == "cnn":
         return build_cnn()
+    if arch == VERIFIER_ARCH:
+        return build_verifier()
     raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")
 
 
@@ -65,3 +69,25 @@ def build_cnn(dropout: float = 0.4) -> Any:
     h = layers.Dropout(dropout)(h)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(h)
     return keras.Model(inputs, outputs, name="digitreader_cnn")
+
+
+def build_verifier(dropout: float = 0.3) -> Any:
+    """The single-digit verifier (234 k weights): is a crop one whole digit (class 1), or several
+    merged digits or part of one (class 0)? Four 3x3 convolutions, two of them strided, then 64 units."""
+    from .tf_quiet import import_keras
+
+    keras = import_keras()
+    layers = keras.layers
+
+    def conv(h: Any, filters: int, strides: int = 1) -> Any:
+        h = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(h)
+        h = layers.BatchNormalization()(h)
+        return layers.ReLU()(h)
+
+    inputs = keras.Input(INPUT_SHAPE, name="digit")
+    h = conv(conv(conv(conv(inputs, 16), 32, strides=2), 32), 64, strides=2)
+    h = layers.Flatten()(h)
+    h = layers.Dropout(dropout)(h)
+    h = layers.Dense(64, activation="relu")(h)
+    outputs = layers.Dense(2, activation="softmax", name="single_digit")(h)
+    return keras.Model(inputs, outputs, name="digitreader_verifier")

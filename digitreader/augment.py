@@ -168,3 +168,55 @@ def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.
         out = np.concatenate([out, merged_digits(out, merged, rng, cfg.merged_overlap)])
         targets = np.concatenate([targets, np.full((merged, num_classes), 1.0 / num_classes, np.float32)])
     return out, targets
+
+
+VERIFIER_FRAGMENT_FRACTION = 0.3  # of the verifier's negatives: parts of digits; the rest are merged digits
+VERIFIER_SLIVER_P = 0.3  # whole digits with a neighbour's sliver at an edge: still one digit
+
+
+def digit_fragments(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` crops of part of a digit: a wide digit (ink at least 0.6 x as wide as tall) cut by a
+    vertical line 30-65 % across, one side kept and normalised alone (what a cut too many leaves)."""
+    out = np.empty((count, 28, 28), np.uint8)
+    made = 0
+    for _ in range(100 * count):
+        if made == count:
+            break
+        image = images[rng.integers(len(images))]
+        a, b = _ink_columns(image)
+        rows = np.flatnonzero((image > 40).any(axis=1))
+        if not len(rows) or b - a < 0.6 * (rows[-1] - rows[0] + 1):
+            continue
+        cut = a + int(round(rng.uniform(0.3, 0.65) * (b - a)))
+        part = image.copy()
+        if rng.random() < 0.5:
+            part[:, cut:] = 0  # the left side stays
+        else:
+            part[:, :cut] = 0
+        if part.sum() < 0.15 * image.sum():
+            continue
+        out[made] = _to_mnist(part)
+        made += 1
+    return out[:made]
+
+
+def verifier_batch(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
+                   fragment_fraction: float = VERIFIER_FRAGMENT_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """Training batch for the single-digit verifier: the augmented digits (some with a neighbour's sliver)
+    as class 1 "one whole digit", and as many class-0 crops: two or three merged digits, or part of one.
+    Every crop is re-normalised as the reader normalises its crops (otherwise the verifier learns that a
+    re-normalised crop is a merged one). Returns (2N, 28, 28) uint8 and (2N, 2) float32 one-hot targets."""
+    singles = augment_batch(images, rng, cfg)
+    slivered = np.flatnonzero(rng.random(len(singles)) < VERIFIER_SLIVER_P) if len(singles) > 1 else []
+    for i in slivered:
+        other = singles[(i + 1 + int(rng.integers(len(singles) - 1))) % len(singles)]
+        singles[i] = with_neighbour_fragment(singles[i], other, rng)
+    for i in np.setdiff1d(np.arange(len(singles)), slivered):
+        singles[i] = _to_mnist(singles[i])  # normalised like every other crop, so framing tells nothing
+    n_fragments = int(round(fragment_fraction * len(images)))
+    negatives = [merged_digits(singles, len(images) - n_fragments, rng, overlap=0.6),
+                 digit_fragments(singles, n_fragments, rng)]
+    crops = np.concatenate([singles, *negatives])
+    labels = np.zeros(len(crops), np.int64)
+    labels[:len(singles)] = 1
+    return crops, np.eye(2, dtype=np.float32)[labels]

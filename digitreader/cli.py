@@ -68,14 +68,15 @@ def read_cmd(ctx: click.Context, images: tuple[str, ...], verbose: int, quiet: b
 
 def _read_command(images: list[str], model: Path | None, cache_dir: Path | None, fmt: str, polarity: str,
                   min_confidence: float, annotate: Path | None, show: bool, max_pixels: int,
-                  charset: str = "digits", debug_dir: Path | None = None) -> int:
+                  charset: str = "digits", debug_dir: Path | None = None, verifier: str = "auto") -> int:
     from .draw import annotate_image
     from .imageio import write_image
     from .reader import DigitReader
     from .result import to_csv, to_json_lines, to_text
 
     reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
-                         max_pixels=max_pixels, quick_start=len(images) == 1, charset=charset, debug_dir=debug_dir)
+                         max_pixels=max_pixels, quick_start=len(images) == 1, charset=charset, debug_dir=debug_dir,
+                         verifier=None if verifier == "none" else verifier)
     several = len(images) > 1
     if several and annotate is not None:
         try:
@@ -117,14 +118,16 @@ def _stem_for(path: str, index: int) -> str:
 
 
 @main_group.command("train")
-@click.option("--arch", type=click.Choice(("mlp", "cnn")), default=None,
-              help="Architecture (required unless --init-model gives it).")
+@click.option("--arch", type=click.Choice(("mlp", "cnn", "verifier")), default=None,
+              help="Architecture (required unless --init-model gives it). verifier: the single-digit verifier "
+                   "(one whole digit, or merged digits / part of a digit?) used when splitting touching digits.")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="mnist.npz, a folder of IDX files, CSV, class folders 0/…9/, or USPS .h5. "
                    "Default: keras.datasets.mnist (needs network).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the model (.keras); reports and metadata go beside it.")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="Maximum epochs (default: mlp 40, cnn 30).")
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="Maximum epochs (default: mlp 40, cnn 30, verifier 6).")
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init-model", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -145,7 +148,7 @@ def _stem_for(path: str, index: int) -> str:
 @verbosity_options
 @click.pass_context
 def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> None:
-    """Train an MLP or CNN and write MODEL, MODEL's .meta.json and report PNGs."""
+    """Train an MLP or CNN (or the verifier) and write MODEL, MODEL's .meta.json and report PNGs."""
     update_verbosity(ctx, verbose, quiet)
     from .augment import CROP_AUGMENT, AugmentConfig
     from .train import TrainConfig, train

@@ -13,14 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from .architectures import ARCHITECTURES, build_model
-from .augment import AugmentConfig, augment_with_targets
+from .architectures import ARCHITECTURES, VERIFIER_ARCH, VERIFIER_CLASSES, build_model
+from .augment import AugmentConfig, augment_with_targets, digit_fragments, merged_digits, verifier_batch
 from .datasets import Dataset, load_dataset
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
 
 log = logging.getLogger(__name__)
-DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30}
+DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6}
+NO_AUGMENT = AugmentConfig(rotation_deg=0.0, zoom=0.0, aspect=0.0, shear=0.0, shift_px=0.0, elastic_p=0.0,
+                           thicken_p=0.0, thin_p=0.0, blur_p=0.0)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
                   metrics=["accuracy"])
 
-    batches = _augmenting_batches(keras, x_fit, y_fit, cfg)
-    validation = ((x_val[..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y_val])
-                  if len(x_val) else None)
+    verifier = arch == VERIFIER_ARCH
+    batches = _augmenting_batches(keras, x_fit, y_fit, cfg, verifier)
+    if not len(x_val):
+        validation = None
+    elif verifier:
+        crops, targets = verifier_batch(x_val, np.random.default_rng(cfg.seed + 2), NO_AUGMENT)
+        validation = (crops[..., None].astype(np.float32) / 255.0, targets)
+    else:
+        validation = (x_val[..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y_val])
     monitor = "val_loss" if validation is not None else "loss"
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
@@ -92,9 +100,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from .classify import KerasClassifier
 
-    probabilities = KerasClassifier(inference, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
-    metrics = metrics_from_predictions(y_test, probabilities)
-    _write_reports(out, arch, hist, metrics, x_test, y_test, probabilities)
+    if verifier:
+        metrics = verifier_metrics(KerasClassifier(inference, out.name, classes=2), x_test, cfg.seed)
+        _write_verifier_reports(out, hist, metrics)
+    else:
+        probabilities = KerasClassifier(inference, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
+        metrics = metrics_from_predictions(y_test, probabilities)
+        _write_reports(out, arch, hist, metrics, x_test, y_test, probabilities)
 
     from .modelmeta import write_meta
 
@@ -105,6 +117,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     "train_samples": len(x_fit), "validation_samples": len(x_val), "test_samples": len(x_test)},
         "test_accuracy": metrics["accuracy"],
         "test_errors": metrics["errors"],
+        **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if verifier else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
             "best_epoch": best_epoch, "batch_size": cfg.batch_size, "seed": cfg.seed,
@@ -139,8 +152,8 @@ def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) 
 
 def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
     if cfg.init_model is None:
-        if cfg.arch not in ARCHITECTURES:
-            raise DataError(f"--arch must be one of {', '.join(ARCHITECTURES)}")
+        if cfg.arch not in (*ARCHITECTURES, VERIFIER_ARCH):
+            raise DataError(f"--arch must be one of {', '.join((*ARCHITECTURES, VERIFIER_ARCH))}")
         return build_model(cfg.arch), cfg.arch, None
     from .classify import load_classifier
 
@@ -152,8 +165,9 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
     return classifier.model, arch, classifier.meta
 
 
-def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> Any:
-    """A PyDataset yielding freshly augmented, reshuffled batches every epoch."""
+def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, verifier: bool = False) -> Any:
+    """A PyDataset yielding freshly augmented, reshuffled batches every epoch (for the ``verifier``: the
+    batch's digits as "one digit" plus as many merged digits and parts of digits, see ``verifier_batch``)."""
     rng = np.random.default_rng(cfg.seed + 1)
 
     class Batches(keras.utils.PyDataset):
@@ -166,7 +180,9 @@ def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConf
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             idx = self.order[index * cfg.batch_size:(index + 1) * cfg.batch_size]
-            if cfg.augment:
+            if verifier:
+                images, targets = verifier_batch(x[idx], rng, cfg.augment_config if cfg.augment else NO_AUGMENT)
+            elif cfg.augment:
                 images, targets = augment_with_targets(x[idx], y[idx], rng, cfg.augment_config)
             else:
                 images, targets = x[idx], np.eye(10, dtype=np.float32)[y[idx]]
@@ -176,6 +192,21 @@ def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConf
             self.order = rng.permutation(len(x))
 
     return Batches()
+
+
+def verifier_metrics(verifier: Any, x_test: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """The verifier on held-out digits: how many whole test digits it accepts, and how many merged test
+    digits (as many) and parts of test digits (half as many) it rejects. ``accuracy`` is over all three."""
+    rng = np.random.default_rng(seed + 3)
+    sets = {"digits": (x_test, 1), "merged": (merged_digits(x_test, len(x_test), rng, overlap=0.6), 0),
+            "fragments": (digit_fragments(x_test, len(x_test) // 2, rng), 0)}
+    right, total, rates = 0, 0, {}
+    for name, (crops, label) in sets.items():
+        predicted = verifier.predict_proba(crops.astype(np.float32) / 255.0).argmax(axis=1)
+        hits = int((predicted == label).sum())
+        rates[f"{name}_{'accepted' if label else 'rejected'}"] = hits / max(1, len(crops))
+        right, total = right + hits, total + len(crops)
+    return {"accuracy": right / max(1, total), "errors": total - right, "samples": total, "verifier": rates}
 
 
 def _progress_callback(keras: Any, epochs: int) -> Any:
@@ -206,6 +237,14 @@ def _save_atomically(model: Any, out: Path) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _write_verifier_reports(out: Path, hist: dict, metrics: dict) -> None:
+    from .reports import plot_curves, report_paths, write_history_csv
+
+    paths = report_paths(out)
+    write_history_csv(hist, paths["history"])
+    plot_curves(hist, paths["curves"], f"{out.name} (verifier): test accuracy {metrics['accuracy'] * 100:.2f} %")
 
 
 def _write_reports(out: Path, arch: str, hist: dict, metrics: dict, x_test: np.ndarray,

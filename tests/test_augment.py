@@ -3,7 +3,14 @@
 import cv2
 import numpy as np
 
-from digitreader.augment import AugmentConfig, augment_with_targets, merged_digits, with_neighbour_fragment
+from digitreader.augment import (
+    AugmentConfig,
+    augment_with_targets,
+    digit_fragments,
+    merged_digits,
+    verifier_batch,
+    with_neighbour_fragment,
+)
 
 
 def _bar(x: int, width: int = 3) -> np.ndarray:
@@ -61,3 +68,26 @@ def test_targets_are_one_hot_for_digits_and_uniform_for_outliers():
     assert np.allclose(targets[20:], 0.1)
     none, plain = augment_with_targets(images, labels, rng, AugmentConfig(merged_fraction=0.0, fragment_p=0.0))
     assert none.shape == (20, 28, 28) and plain.shape == (20, 10)
+
+
+def test_digit_fragments_are_part_of_a_wide_digit():
+    rng = np.random.default_rng(2)
+    ring_w, ring_h = _ink_width_height(_ring())
+    fragments = digit_fragments(np.stack([_ring(), _bar(12)]), 30, rng)
+    assert fragments.shape == (30, 28, 28)
+    for crop in fragments:
+        w, h = _ink_width_height(crop)
+        assert h == 20 and w / h < 0.8 * ring_w / ring_h  # a side of the ring, never the thin bar (too narrow)
+    assert len(digit_fragments(np.stack([_bar(12)]), 5, rng)) == 0  # nothing wide enough to cut
+
+
+def test_verifier_batch_pairs_whole_digits_with_as_many_merged_or_partial_ones():
+    rng = np.random.default_rng(3)
+    images = np.stack([_ring()] * 8)
+    crops, targets = verifier_batch(images, rng, AugmentConfig(), fragment_fraction=0.25)
+    assert crops.shape == (16, 28, 28) and targets.shape == (16, 2)
+    assert (targets[:8, 1] == 1).all() and (targets[8:, 0] == 1).all()
+    ring_aspect = np.divide(*_ink_width_height(_ring()))
+    aspects = [np.divide(*_ink_width_height(c)) for c in crops[8:]]
+    assert sum(a > 1.2 * ring_aspect for a in aspects) == 6  # merged rings: wider than one
+    assert sum(a < 0.8 * ring_aspect for a in aspects) == 2  # halves of a ring: narrower
