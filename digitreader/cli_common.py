@@ -37,6 +37,9 @@ def reading_options(func: Callable) -> Callable:
     options = [
         click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="A .keras or .onnx model. Default: the shipped CNN (output/mnist_cnn.keras)."),
+        click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
+                     help="The single-digit verifier that helps decide where to cut touching digits: auto (the "
+                          "shipped output/digit_verifier.keras), a model made by 'train --arch verifier', or none."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      envvar="DIGITREADER_CACHE_DIR", show_envvar=True,
                      help="Where converted (ONNX) models are cached. Default: ~/.cache/digitreader."),

@@ -9,6 +9,7 @@ import sysconfig
 from pathlib import Path
 
 DEFAULT_MODEL_NAME = "mnist_cnn.keras"
+VERIFIER_MODEL_NAME = "digit_verifier.keras"  # the single-digit verifier used when splitting touching digits
 MODEL_ENV = "DIGITREADER_MODEL"
 SHARE_SUBDIR = Path("share") / "digitreader" / "output"
 # The shipped models' sha256, pinned in code: a shipped model file that does not match is refused before it is
@@ -17,6 +18,7 @@ SHARE_SUBDIR = Path("share") / "digitreader" / "output"
 SHIPPED_SHA256 = {
     "mnist_cnn.keras": "a81f6e93ce96d81de2ce2dd5b57d778de7755c4c7f744ebc15f6ca8732b094ca",
     "mnist_mlp.keras": "14d6c715c2b3dee59d2d1dcc52075dfad89b8d763105b53a84f3ea11998133ca",
+    "digit_verifier.keras": "92cc6d81a4d2adbc3de1c256de42fe0ef496247ef5a36032d2d9af446642f4ef",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .classify import Classifier, load_classifier
+from .classify import Classifier, load_classifier, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .marks import place_marks
 from .normalise import crops_for_boxes
-from .paths import default_model_path
+from .paths import VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
 from .segment import Segmentation, close_pairs, merge_pair, reference_height, segment, stroke_width, union_box
 from .split import (
@@ -43,6 +44,12 @@ SPLIT_COST = 0.15  # every cut must earn its keep
 # a 6 and a 7 (noisy 95.3 -> 96.0 %, rows 94.0 -> 94.7 % on the benchmark, the rest unchanged).
 WHOLE_ASPECT_SLACK = 0.1
 SPLIT_PIECE_BUDGET = 400  # candidate pieces per page at most (a real page needs a few dozen)
+# The single-digit verifier's log-probability that a piece is one whole digit is added to its score, floored
+# at -VERIFIER_FLOOR (the verifier can be wrong, and one piece must not outweigh every other cue).
+VERIFIER_WEIGHT, VERIFIER_FLOOR = 2.0, 6.0
+# A box the classifier is sure of (see SPLIT_KEEP_*) still gets candidate cuts when the verifier gives it less
+# than this probability of being one whole digit (0.5 cut wide single 0s and 2s on noisy pages: -4 pages).
+VERIFIER_DOUBT = 0.02
 
 
 @dataclass
@@ -60,18 +67,26 @@ class DigitReader:
 
     ``model`` is a path to a ``.keras`` file (default: the shipped CNN) or any object with
     ``predict_proba(crops) -> probabilities`` and a ``name`` (see :class:`~digitreader.classify.Classifier`).
+    ``verifier``: the single-digit verifier that helps choose where to cut touching digits: ``"auto"`` (the
+    shipped one when installed), a path, a loaded model (2 probabilities: not one digit, one digit), or None.
     """
 
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
                  min_confidence: float = 0.0, cache_dir: str | Path | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS, backend: str | None = None,
                  quick_start: bool = False, charset: str = "digits", debug_dir: str | Path | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, verifier: str | Path | Classifier | None = "auto") -> None:
         if model is None or isinstance(model, (str, Path)):
             self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir,
                                                           backend=backend, quick_start=quick_start)
         else:
             self.classifier = model
+        if isinstance(verifier, str) and verifier == "auto":
+            shipped = default_model_path(VERIFIER_MODEL_NAME)
+            verifier = shipped if shipped.is_file() else None
+        if isinstance(verifier, (str, Path)):
+            verifier = load_verifier(verifier, cache_dir=cache_dir, backend=backend, quick_start=quick_start)
+        self.verifier: Classifier | None = verifier
         if polarity not in ("auto", "dark", "light"):
             raise ValueError("polarity must be 'auto', 'dark' or 'light'")
         self.polarity = polarity
@@ -142,7 +157,8 @@ class DigitReader:
         candidate cuts; all candidate pieces of all images are classified in one batched call, and each
         box keeps the segmentation (possibly itself, whole) whose pieces are read most confidently,
         have plausible widths and shapes for the digits they are read as, and need the cheapest cuts."""
-        plans = self._map(lambda pair: _split_plans(*pair), list(zip(segmentations, probabilities)))
+        doubted = self._doubted_wholes(segmentations, probabilities)
+        plans = self._map(lambda args: _split_plans(*args), list(zip(segmentations, probabilities, doubted)))
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
@@ -150,10 +166,15 @@ class DigitReader:
                                  [m for plan in seg_plans for m in plan.masks])
                  for seg, seg_plans in zip(segmentations, plans)]
         piece_probs = self._classify(crops)
+        singles = self._verify(segmentations, plans, crops)
         out = []
-        for seg, probs, seg_plans, pp in zip(segmentations, probabilities, plans, piece_probs):
+        for seg, probs, seg_plans, pp, single in zip(segmentations, probabilities, plans, piece_probs, singles):
             probs = list(probs)
             start = np.cumsum([0] + [len(plan.boxes) for plan in seg_plans])
+            for k, (plan, offset) in enumerate(zip(seg_plans, start)):
+                if single is not None:
+                    plan.single = single[offset:offset + len(plan.boxes)]
+                    plan.whole_single = float(single[start[-1] + k])
             for plan, offset in sorted(zip(seg_plans, start), key=lambda t: -t[0].index):  # right to left
                 own = pp[offset:offset + len(plan.boxes)]
                 chosen = plan.choose(own, probs[plan.index])
@@ -163,6 +184,37 @@ class DigitReader:
                 probs[plan.index:plan.index + 1] = [own[k] for k in chosen]
             out.append(np.array(probs).reshape(-1, 10))
         return out
+
+    def _doubted_wholes(self, segmentations: list[Segmentation], probabilities: list[np.ndarray]) -> list[set[int]]:
+        """Per image, the boxes the classifier is sure of (so they would stay whole untried) that the verifier
+        says are not one whole digit: they get candidate cuts too."""
+        if self.verifier is None:
+            return [set() for _ in segmentations]
+        kept = [_kept_whole(seg, probs) for seg, probs in zip(segmentations, probabilities)]
+        crops = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[i] for i in idx], [seg.members[i] for i in idx],
+                                 [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, kept)]
+        if not sum(len(c) for c in crops):
+            return [set() for _ in segmentations]
+        single = np.split(self.verifier.predict_proba(np.concatenate(crops))[:, 1],
+                          np.cumsum([len(c) for c in crops])[:-1])
+        return [{i for i, p in zip(idx, s) if p < VERIFIER_DOUBT} for idx, s in zip(kept, single)]
+
+    def _verify(self, segmentations: list[Segmentation], plans: list[list[_SplitPlan]],
+                piece_crops: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Per image, the verifier's probability that each candidate piece, then each whole box tried, is
+        one whole digit (one batched call); None per image without a verifier."""
+        if self.verifier is None:
+            return [None] * len(segmentations)
+        wholes = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[plan.index] for plan in seg_plans],
+                                  [seg.members[plan.index] for plan in seg_plans],
+                                  [seg.masks[plan.index] for plan in seg_plans])
+                  for seg, seg_plans in zip(segmentations, plans)]
+        crops = [np.concatenate([pieces, whole]) for pieces, whole in zip(piece_crops, wholes)]
+        counts = [len(c) for c in crops]
+        if not sum(counts):
+            return [np.zeros(0, np.float32) for _ in crops]
+        single = self.verifier.predict_proba(np.concatenate(crops))[:, 1]
+        return np.split(single, np.cumsum(counts)[:-1])
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
                              probabilities: list[np.ndarray]) -> list[np.ndarray]:
@@ -236,11 +288,17 @@ class _SplitPlan:
     pairs: list[tuple[int, int]]
     boxes: list[tuple[int, int, int, int]]
     masks: list[np.ndarray]
+    single: np.ndarray | None = None  # the verifier's P(one whole digit) per piece, when there is a verifier
+    whole_single: float | None = None  # ... and for the whole box
 
-    def _score(self, box: tuple[int, int, int, int], p: np.ndarray, whole: bool = False) -> float:
+    def _score(self, box: tuple[int, int, int, int], p: np.ndarray, whole: bool = False,
+               single: float | None = None) -> float:
         """Log-plausibility of one piece (or of the ``whole`` box): the classifier's confidence, the
-        piece's width against the row's digit height, and its shape against the digit it is read as."""
+        piece's width against the row's digit height, its shape against the digit it is read as, and
+        the verifier's belief that it is one whole digit."""
         score = confidence_score(float(p.max())) + width_prior(box[2], self.height)
+        if single is not None:
+            score += VERIFIER_WEIGHT * max(math.log(max(single, 1e-12)), -VERIFIER_FLOOR)
         score += aspect_prior(int(p.argmax()), box[2], max(box[3], FRAGMENT_HEIGHT * self.height),
                               slack=WHOLE_ASPECT_SLACK if whole else 0.0)
         if box[3] < FRAGMENT_HEIGHT * self.height:
@@ -249,9 +307,10 @@ class _SplitPlan:
 
     def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:
         """Indices of the pieces of the best segmentation, or None when the box stays whole."""
-        scores = {(0, self.n_cuts + 1): self._score(self.box, whole, whole=True)}
-        for pair, box, p in zip(self.pairs, self.boxes, piece_probs):
-            scores[pair] = self._score(box, p) + (self.cut_scores[pair[0] - 1] if pair[0] > 0 else 0.0)
+        scores = {(0, self.n_cuts + 1): self._score(self.box, whole, whole=True, single=self.whole_single)}
+        for k, (pair, box, p) in enumerate(zip(self.pairs, self.boxes, piece_probs)):
+            single = float(self.single[k]) if self.single is not None else None
+            scores[pair] = self._score(box, p, single=single) + (self.cut_scores[pair[0] - 1] if pair[0] > 0 else 0.0)
         path = best_split(self.n_cuts, scores)
         if len(path) <= 2:
             return None
@@ -259,21 +318,32 @@ class _SplitPlan:
         return [lookup[(a, b)] for a, b in zip(path, path[1:])]
 
 
-def _split_plans(seg: Segmentation, probabilities: np.ndarray) -> list[_SplitPlan]:
+def _kept_whole(seg: Segmentation, probabilities: np.ndarray) -> list[int]:
+    """Boxes wide enough to split that stay whole untried: narrower than ``SPLIT_KEEP_WIDTH`` row heights and
+    read with ``SPLIT_KEEP_CONFIDENCE``."""
+    if not seg.boxes:
+        return []
+    ref = reference_height(seg.boxes)
+    return [i for i, (_, _, w, h) in enumerate(seg.boxes)
+            if SPLIT_MIN_WIDTH * ref <= w < SPLIT_KEEP_WIDTH * ref and h >= 0.6 * ref
+            and probabilities[i].max() >= SPLIT_KEEP_CONFIDENCE]
+
+
+def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None) -> list[_SplitPlan]:
     """Candidate splits of the boxes of one page that may hold several touching digits. A box no wider than
     ``SPLIT_KEEP_WIDTH`` digit heights that the classifier reads with ``SPLIT_KEEP_CONFIDENCE`` stays whole
-    without trying cuts (same readings on the benchmark, 30-45 % less time per page)."""
+    without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless it is one of the
+    ``doubted`` (see :meth:`DigitReader._doubted_wholes`)."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
     width = digit_width(seg.boxes, ref)
+    kept = set(_kept_whole(seg, probabilities)) - (doubted or set())
     stroke = 0.0
     plans = []
     for index, box in enumerate(seg.boxes):
         x, y, w, h = box
-        if w < SPLIT_MIN_WIDTH * ref or h < 0.6 * ref:
-            continue
-        if w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE:
+        if w < SPLIT_MIN_WIDTH * ref or h < 0.6 * ref or index in kept:
             continue
         if sum(len(plan.pairs) for plan in plans) >= SPLIT_PIECE_BUDGET:  # a page of noise: stop trying cuts
             break

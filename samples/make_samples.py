@@ -34,6 +34,8 @@ SAMPLES = [
     ("touching", "touching", 10),
     ("amount_on_guilloche", "amounts", 10),
     ("comb_field", "form_hard", 1),
+    # the single-digit verifier's showcase: the first seed from 11 up read right with it and wrong without it
+    ("touching_hard", "touching_hard", 14),
 ]
 
 

@@ -146,3 +146,23 @@ def test_a_wide_zero_read_surely_stays_whole_against_confident_halves():
     halves = np.stack([_probs(6, 0.9989), _probs(7, 0.9999)])
     assert plan(55).choose(halves, _probs(0, 0.9997)) is None
     assert plan(84).choose(halves, _probs(0, 0.9997)) == [0, 1]
+
+
+def test_the_verifier_keeps_a_one_from_being_swallowed_by_its_neighbour():
+    """The numbers of a real case (touching page of the benchmark): '416' whose '1' leans on the 6. The
+    classifier reads '16' as a sure 6, so without the verifier the cheaper '4' + '6' wins; the verifier
+    says '16' is not one digit (0.05) and the three pieces win."""
+    from digitreader.reader import _SplitPlan
+
+    def plan(single=None, whole_single=None) -> _SplitPlan:
+        boxes = [(0, 0, 35, 68), (33, 0, 20, 68), (42, 0, 50, 68), (33, 0, 59, 68)]
+        return _SplitPlan(index=0, box=(0, 0, 92, 68), n_cuts=2, height=68.0, cut_scores=[-0.11, -0.26],
+                          pairs=[(0, 1), (1, 2), (2, 3), (1, 3)], boxes=boxes,
+                          masks=[np.ones((68, b[2]), bool) for b in boxes], single=single, whole_single=whole_single)
+
+    pieces = np.stack([_probs(4, 0.99999), _probs(1, 0.99999), _probs(6, 0.99999), _probs(6, 0.99999)])
+    whole = _probs(4, 0.9)
+    assert plan().choose(pieces, whole) == [0, 3]
+    assert plan(np.array([0.99, 0.98, 0.99, 0.05]), 0.01).choose(pieces, whole) == [0, 1, 2]
+    # a verifier that believes '16' is one digit changes nothing
+    assert plan(np.array([0.99, 0.98, 0.99, 0.97]), 0.01).choose(pieces, whole) == [0, 3]
