@@ -28,6 +28,8 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="A video file (every frame is read) or a stream URL (rtsp://, http://; live, like a camera).")
 @click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A .keras or .onnx model. Default: the shipped CNN.")
+@click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
+              help="The single-digit verifier used when cutting touching digits, or none.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="DIGITREADER_CACHE_DIR", help="Where converted (ONNX) models are cached.")
 @click.option("--polarity", type=click.Choice(POLARITIES), default="auto", show_default=True,
@@ -59,7 +61,7 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--max-frames", type=click.IntRange(1), default=None, metavar="N", help="Stop after N frames.")
 @verbosity_options
 @click.pass_context
-def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model: Path | None,
+def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model: Path | None, verifier: str,
                cache_dir: Path | None, polarity: str, min_confidence: float, roi: tuple[int, int, int, int] | None,
                stable_frames: int, vote: int | None, no_display: bool, fmt: str | None, realtime: bool,
                record: Path | None, snapshot_dir: Path, timeout: float, scale: float, workers: int | None,
@@ -103,7 +105,8 @@ def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model
         frames.wait_opened()  # a bad camera fails before the model loads
         from .reader import DigitReader
 
-        reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir)
+        reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
+                             verifier=None if verifier == "none" else verifier)
         ctx.exit(WebcamSession(reader, frames, options).run())
     finally:
         frames.close()

@@ -423,6 +423,18 @@ def test_cli_exit_codes_and_quiet_stderr(tree, tmp_path, capsys):
     assert main(["batch", str(tree), "--out", str(out), "-m", str(tmp_path / "no.keras")]) == ExitCode.MODEL
 
 
+def test_batch_verifier_option(tree, tmp_path, capsys):
+    """--verifier none reads without it; a digit model given as the verifier is a one-line ModelError."""
+    out = tmp_path / "v.jsonl"
+    assert main(["batch", str(tree / "b.png"), "--out", str(out), "-j", "0", "--verifier", "none"]) == ExitCode.OK
+    assert json.loads(out.read_text().splitlines()[0])["error"] is None
+    capsys.readouterr()
+    mlp = Path(__file__).resolve().parents[1] / "output" / "mnist_mlp.keras"
+    code = main(["batch", str(tree / "b.png"), "--out", str(tmp_path / "w.jsonl"), "-j", "0", "--verifier", str(mlp)])
+    assert code == ExitCode.MODEL
+    assert "not a single-digit verifier" in capsys.readouterr().err
+
+
 def test_readme_documents_batch_exit_codes_and_schemas():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Batch processing", 1)[1].split("\n## ", 1)[0]

@@ -34,6 +34,7 @@ class ReaderConfig:
     min_confidence: float = 0.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     annotate_dir: str | None = None
+    verifier: str | None = "auto"  # the single-digit verifier: "auto" (shipped), a path valid on every worker, None
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def cached_reader(config: ReaderConfig) -> Any:
 
             reader = DigitReader(config.model, polarity=config.polarity, min_confidence=config.min_confidence,
                                  cache_dir=config.cache_dir, max_pixels=config.max_pixels,
-                                 threads=1)  # parallelism comes from the worker processes
+                                 verifier=config.verifier, threads=1)  # parallelism comes from the worker processes
             _READER = (config, reader)
         return _READER[1]
 
