@@ -522,8 +522,10 @@ def test_sigkill_mid_run_then_rerun_records_every_file_exactly_once(scans, unint
 
 def test_ctrl_c_stops_cleanly_with_a_summary_and_the_rerun_finishes(scans, uninterrupted, tmp_path):
     out = tmp_path / "results.csv"
-    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "1")
-    wait_for_records(out, 6, process)
+    # One worker, so the run lasts long enough (~1.5 s) for the interrupt to land mid-run on a busy machine too
+    # (with two, a CI run on a loaded machine finished all 96 scans before the SIGINT was handled).
+    process = batch_process(scans, "--out", out, "-j", "1", "--batch-size", "1")
+    wait_for_records(out, 4, process)
     os.killpg(process.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
     _, err = process.communicate(timeout=120)
     assert process.returncode == ExitCode.INTERRUPTED, err
