@@ -455,9 +455,15 @@ def scans(tmp_path_factory) -> Path:
     return root
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def batch_process(*args, **kwargs) -> subprocess.Popen:
+    """``digitreader batch`` in its own process group, with SIGINT's default action even when the test run
+    itself was started ignoring it (a background job of a non-interactive shell), as a terminal user's is."""
     return subprocess.Popen([sys.executable, "-m", "digitreader", "batch", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, **kwargs)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_default_sigint, **kwargs)
 
 
 def wait_for_records(out: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -522,10 +528,8 @@ def test_sigkill_mid_run_then_rerun_records_every_file_exactly_once(scans, unint
 
 def test_ctrl_c_stops_cleanly_with_a_summary_and_the_rerun_finishes(scans, uninterrupted, tmp_path):
     out = tmp_path / "results.csv"
-    # One worker, so the run lasts long enough (~1.5 s) for the interrupt to land mid-run on a busy machine too
-    # (with two, a CI run on a loaded machine finished all 96 scans before the SIGINT was handled).
-    process = batch_process(scans, "--out", out, "-j", "1", "--batch-size", "1")
-    wait_for_records(out, 4, process)
+    process = batch_process(scans, "--out", out, "-j", "2", "--batch-size", "1")
+    wait_for_records(out, 6, process)
     os.killpg(process.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
     _, err = process.communicate(timeout=120)
     assert process.returncode == ExitCode.INTERRUPTED, err
@@ -533,6 +537,26 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_rerun_finishes(scans, unint
     rerun = batch_process(scans, "--out", out, "-j", "1")
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == ExitCode.PARTIAL, err
+    same_results(records(out), uninterrupted)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_batch_started_ignoring_sigint_keeps_ignoring_it(scans, uninterrupted, tmp_path):
+    """nohup-style or background runs: an ignored SIGINT is never turned into an interrupt, not even one
+    that lands while records are being written."""
+    out = tmp_path / "results.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "digitreader", "batch", str(scans), "--out", str(out), "-j", "2",
+                                "--batch-size", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True, preexec_fn=_ignore_sigint)
+    wait_for_records(out, 3, process)
+    for _ in range(20):  # some land while records are being written
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.02)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == ExitCode.PARTIAL, err
     same_results(records(out), uninterrupted)
 
 

@@ -324,13 +324,14 @@ class _Run:
 
 @contextmanager
 def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block is done, then raise KeyboardInterrupt (main thread only)."""
+    """Hold SIGINT/SIGTERM until the block is done, then raise KeyboardInterrupt (main thread only). A signal
+    the process was started ignoring (a background job of a non-interactive shell ignores SIGINT) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
     previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+                for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     finally:
