@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitreader import DigitReader
     from digitreader.imageio import decode_image_file
 
-    verifier = None if args.verifier == "none" else args.verifier
-    reader = DigitReader(args.model, charset=args.charset, verifier=verifier)
+    reader = DigitReader(args.model, charset=args.charset, verifier=args.verifier)
     reader.read(np.full((50, 50), 255, np.uint8))  # warm-up: first call builds the graph
     per_category, latencies, seen = defaultdict(list), defaultdict(list), defaultdict(int)
     for line in truth_file.read_text().splitlines():

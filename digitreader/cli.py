@@ -76,7 +76,7 @@ def _read_command(images: list[str], model: Path | None, cache_dir: Path | None,
 
     reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
                          max_pixels=max_pixels, quick_start=len(images) == 1, charset=charset, debug_dir=debug_dir,
-                         verifier=None if verifier == "none" else verifier)
+                         verifier=verifier)
     several = len(images) > 1
     if several and annotate is not None:
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .cli_common import POLARITIES, update_verbosity, verbosity_options
+from .cli_common import POLARITIES, update_verbosity, verbosity_options, verifier_option
 from .errors import ModelError
 from .imagesize import DEFAULT_MAX_PIXELS
 
@@ -38,9 +38,7 @@ SINK_FORMATS = ("jsonl", "csv", "sqlite")
               help="Write each annotated image to DIR, mirroring the input tree (NAME.annotated.png).")
 @click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A .keras or .onnx model (a path valid on every worker). Default: the shipped CNN.")
-@click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
-              help="The single-digit verifier used when cutting touching digits (a path valid on every worker), "
-                   "or none.")
+@verifier_option
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="DIGITREADER_CACHE_DIR", show_envvar=True,
               help="Where converted (ONNX) models are cached. Default: ~/.cache/digitreader.")
@@ -91,7 +89,7 @@ def batch_cmd(ctx: click.Context, inputs: tuple[str, ...], verbose: int, quiet: 
         annotate_dir=opts["annotate_dir"], model=str(model) if model else None,
         cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None, polarity=opts["polarity"],
         min_confidence=opts["min_confidence"], max_pixels=opts["max_pixels"], batch_size=opts["batch_size"],
-        verifier=None if opts["verifier"] == "none" else opts["verifier"],
+        verifier=opts["verifier"],
         scheduler=opts["scheduler"],
         progress=(stderr_is_terminal() and not quiet) if opts["progress"] is None else opts["progress"],
     )

@@ -32,14 +32,20 @@ def verbosity_options(func: Callable) -> Callable:
     return click.option("-v", "--verbose", count=True, help="More detail on stderr (tracebacks too).")(func)
 
 
+def verifier_option(func: Callable) -> Callable:
+    """``--verifier PATH|auto|none``, shared by read, batch and webcam (passed to DigitReader as is)."""
+    return click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
+                        help="The single-digit verifier that helps decide where to cut touching digits: auto "
+                             "(the shipped output/digit_verifier.keras), a model made by 'train --arch verifier' "
+                             "(for batch: a path valid on every worker), or none.")(func)
+
+
 def reading_options(func: Callable) -> Callable:
     """Options shared by the top-level ``digitreader -i IMAGE`` form and ``digitreader read``."""
     options = [
         click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="A .keras or .onnx model. Default: the shipped CNN (output/mnist_cnn.keras)."),
-        click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
-                     help="The single-digit verifier that helps decide where to cut touching digits: auto (the "
-                          "shipped output/digit_verifier.keras), a model made by 'train --arch verifier', or none."),
+        verifier_option,
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      envvar="DIGITREADER_CACHE_DIR", show_envvar=True,
                      help="Where converted (ONNX) models are cached. Default: ~/.cache/digitreader."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import POLARITIES, update_verbosity, verbosity_options
+from .cli_common import POLARITIES, update_verbosity, verbosity_options, verifier_option
 
 
 def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int, int, int] | None:
@@ -28,8 +28,7 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="A video file (every frame is read) or a stream URL (rtsp://, http://; live, like a camera).")
 @click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A .keras or .onnx model. Default: the shipped CNN.")
-@click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
-              help="The single-digit verifier used when cutting touching digits, or none.")
+@verifier_option
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="DIGITREADER_CACHE_DIR", help="Where converted (ONNX) models are cached.")
 @click.option("--polarity", type=click.Choice(POLARITIES), default="auto", show_default=True,
@@ -106,7 +105,7 @@ def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model
         from .reader import DigitReader
 
         reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
-                             verifier=None if verifier == "none" else verifier)
+                             verifier=verifier)
         ctx.exit(WebcamSession(reader, frames, options).run())
     finally:
         frames.close()

@@ -68,7 +68,8 @@ class DigitReader:
     ``model`` is a path to a ``.keras`` file (default: the shipped CNN) or any object with
     ``predict_proba(crops) -> probabilities`` and a ``name`` (see :class:`~digitreader.classify.Classifier`).
     ``verifier``: the single-digit verifier that helps choose where to cut touching digits: ``"auto"`` (the
-    shipped one when installed), a path, a loaded model (2 probabilities: not one digit, one digit), or None.
+    shipped one when installed), a path, a loaded model (2 probabilities: not one digit, one digit), or None
+    (also ``"none"``, as the command line gives it).
     """
 
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
@@ -81,9 +82,11 @@ class DigitReader:
                                                           backend=backend, quick_start=quick_start)
         else:
             self.classifier = model
-        if isinstance(verifier, str) and verifier == "auto":
+        if verifier == "auto":
             shipped = default_model_path(VERIFIER_MODEL_NAME)
             verifier = shipped if shipped.is_file() else None
+        elif verifier == "none":
+            verifier = None
         if isinstance(verifier, (str, Path)):
             verifier = load_verifier(verifier, cache_dir=cache_dir, backend=backend, quick_start=quick_start)
         self.verifier: Classifier | None = verifier
@@ -131,12 +134,13 @@ class DigitReader:
             write_debug(self.debug_dir, debug_stem(path, self._debug_count), image, seg.mask, before, seg.boxes,
                         seg.lines, crops, probs)
 
-    def _classify(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        """One batched classifier call for several images' crops; per-image probabilities back."""
+    def _classify(self, crops: list[np.ndarray], model: Classifier | None = None) -> list[np.ndarray]:
+        """One batched call of ``model`` (default: the classifier) for several images' crops; per-image
+        probabilities back."""
         counts = [len(c) for c in crops]
         if not sum(counts):
             return [np.zeros((0, 10), np.float32) for _ in crops]
-        probabilities = self.classifier.predict_proba(np.concatenate(crops))
+        probabilities = (model or self.classifier).predict_proba(np.concatenate(crops))
         return np.split(probabilities, np.cumsum(counts)[:-1])
 
     def _classify_all(self, segmentations: list[Segmentation]) -> list[np.ndarray]:
@@ -156,9 +160,10 @@ class DigitReader:
         """Recognition-guided splitting: every box at least ``SPLIT_MIN_WIDTH`` row heights wide gets
         candidate cuts; all candidate pieces of all images are classified in one batched call, and each
         box keeps the segmentation (possibly itself, whole) whose pieces are read most confidently,
-        have plausible widths and shapes for the digits they are read as, and need the cheapest cuts."""
-        doubted = self._doubted_wholes(segmentations, probabilities)
-        plans = self._map(lambda args: _split_plans(*args), list(zip(segmentations, probabilities, doubted)))
+        have plausible widths and shapes for the digits they are read as, need the cheapest cuts and,
+        with a verifier, are most likely whole digits."""
+        whole_single = self._verify_wide_boxes(segmentations)
+        plans = self._map(lambda args: _split_plans(*args), list(zip(segmentations, probabilities, whole_single)))
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
@@ -166,16 +171,17 @@ class DigitReader:
                                  [m for plan in seg_plans for m in plan.masks])
                  for seg, seg_plans in zip(segmentations, plans)]
         piece_probs = self._classify(crops)
-        singles = self._verify(segmentations, plans, crops)
+        piece_single = ([p[:, 1] for p in self._classify(crops, self.verifier)] if self.verifier is not None
+                        else [None] * len(crops))
         out = []
-        for seg, probs, seg_plans, pp, single in zip(segmentations, probabilities, plans, piece_probs, singles):
+        for seg, probs, seg_plans, pp, singles, wholes in zip(segmentations, probabilities, plans, piece_probs,
+                                                              piece_single, whole_single):
             probs = list(probs)
             start = np.cumsum([0] + [len(plan.boxes) for plan in seg_plans])
-            for k, (plan, offset) in enumerate(zip(seg_plans, start)):
-                if single is not None:
-                    plan.single = single[offset:offset + len(plan.boxes)]
-                    plan.whole_single = float(single[start[-1] + k])
             for plan, offset in sorted(zip(seg_plans, start), key=lambda t: -t[0].index):  # right to left
+                if singles is not None:
+                    plan.single = singles[offset:offset + len(plan.boxes)]
+                    plan.whole_single = wholes[plan.index]
                 own = pp[offset:offset + len(plan.boxes)]
                 chosen = plan.choose(own, probs[plan.index])
                 if chosen is None:
@@ -185,36 +191,16 @@ class DigitReader:
             out.append(np.array(probs).reshape(-1, 10))
         return out
 
-    def _doubted_wholes(self, segmentations: list[Segmentation], probabilities: list[np.ndarray]) -> list[set[int]]:
-        """Per image, the boxes the classifier is sure of (so they would stay whole untried) that the verifier
-        says are not one whole digit: they get candidate cuts too."""
+    def _verify_wide_boxes(self, segmentations: list[Segmentation]) -> list[dict[int, float]]:
+        """Per image, the verifier's probability that each box wide enough to split is one whole digit
+        (one batched call; empty without a verifier)."""
         if self.verifier is None:
-            return [set() for _ in segmentations]
-        kept = [_kept_whole(seg, probs) for seg, probs in zip(segmentations, probabilities)]
+            return [{} for _ in segmentations]
+        wide = [_wide_boxes(seg) for seg in segmentations]
         crops = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[i] for i in idx], [seg.members[i] for i in idx],
-                                 [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, kept)]
-        if not sum(len(c) for c in crops):
-            return [set() for _ in segmentations]
-        single = np.split(self.verifier.predict_proba(np.concatenate(crops))[:, 1],
-                          np.cumsum([len(c) for c in crops])[:-1])
-        return [{i for i, p in zip(idx, s) if p < VERIFIER_DOUBT} for idx, s in zip(kept, single)]
-
-    def _verify(self, segmentations: list[Segmentation], plans: list[list[_SplitPlan]],
-                piece_crops: list[np.ndarray]) -> list[np.ndarray | None]:
-        """Per image, the verifier's probability that each candidate piece, then each whole box tried, is
-        one whole digit (one batched call); None per image without a verifier."""
-        if self.verifier is None:
-            return [None] * len(segmentations)
-        wholes = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[plan.index] for plan in seg_plans],
-                                  [seg.members[plan.index] for plan in seg_plans],
-                                  [seg.masks[plan.index] for plan in seg_plans])
-                  for seg, seg_plans in zip(segmentations, plans)]
-        crops = [np.concatenate([pieces, whole]) for pieces, whole in zip(piece_crops, wholes)]
-        counts = [len(c) for c in crops]
-        if not sum(counts):
-            return [np.zeros(0, np.float32) for _ in crops]
-        single = self.verifier.predict_proba(np.concatenate(crops))[:, 1]
-        return np.split(single, np.cumsum(counts)[:-1])
+                                 [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, wide)]
+        single = self._classify(crops, self.verifier)
+        return [{i: float(p[1]) for i, p in zip(idx, probs)} for idx, probs in zip(wide, single)]
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
                              probabilities: list[np.ndarray]) -> list[np.ndarray]:
@@ -318,32 +304,31 @@ class _SplitPlan:
         return [lookup[(a, b)] for a, b in zip(path, path[1:])]
 
 
-def _kept_whole(seg: Segmentation, probabilities: np.ndarray) -> list[int]:
-    """Boxes wide enough to split that stay whole untried: narrower than ``SPLIT_KEEP_WIDTH`` row heights and
-    read with ``SPLIT_KEEP_CONFIDENCE``."""
+def _wide_boxes(seg: Segmentation) -> list[int]:
+    """Boxes that may hold touching digits: at least ``SPLIT_MIN_WIDTH`` row heights wide and 0.6 tall."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
-    return [i for i, (_, _, w, h) in enumerate(seg.boxes)
-            if SPLIT_MIN_WIDTH * ref <= w < SPLIT_KEEP_WIDTH * ref and h >= 0.6 * ref
-            and probabilities[i].max() >= SPLIT_KEEP_CONFIDENCE]
+    return [i for i, (_, _, w, h) in enumerate(seg.boxes) if w >= SPLIT_MIN_WIDTH * ref and h >= 0.6 * ref]
 
 
-def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None) -> list[_SplitPlan]:
+def _split_plans(seg: Segmentation, probabilities: np.ndarray,
+                 whole_single: dict[int, float] | None = None) -> list[_SplitPlan]:
     """Candidate splits of the boxes of one page that may hold several touching digits. A box no wider than
     ``SPLIT_KEEP_WIDTH`` digit heights that the classifier reads with ``SPLIT_KEEP_CONFIDENCE`` stays whole
-    without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless it is one of the
-    ``doubted`` (see :meth:`DigitReader._doubted_wholes`)."""
+    without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless the verifier
+    gives it less than ``VERIFIER_DOUBT`` of being one whole digit (``whole_single``)."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
     width = digit_width(seg.boxes, ref)
-    kept = set(_kept_whole(seg, probabilities)) - (doubted or set())
+    whole_single = whole_single or {}
     stroke = 0.0
     plans = []
-    for index, box in enumerate(seg.boxes):
-        x, y, w, h = box
-        if w < SPLIT_MIN_WIDTH * ref or h < 0.6 * ref or index in kept:
+    for index in _wide_boxes(seg):
+        x, y, w, h = box = seg.boxes[index]
+        if (w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE
+                and whole_single.get(index, 1.0) >= VERIFIER_DOUBT):
             continue
         if sum(len(plan.pairs) for plan in plans) >= SPLIT_PIECE_BUDGET:  # a page of noise: stop trying cuts
             break
