@@ -80,8 +80,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     if suffix not in (".keras", ".onnx"):
         raise ModelError(f"unsupported model file {path.name}: expected a .keras or .onnx file")
     sha256, meta = _checked_sha256(path)
-    if classes == 10 and (meta or {}).get("architecture") == "verifier":
-        raise ModelError(f"{path.name} is the single-digit verifier, not a digit classifier (pass it with --verifier)")
+    _check_role(path, meta, classes)
     if suffix == ".onnx":
         if backend == "keras":
             raise ModelError(f"{path.name} is an ONNX model; the keras backend reads .keras files")
@@ -102,13 +101,19 @@ def load_verifier(path: str | Path, cache_dir: str | Path | None = None, backend
                   quick_start: bool = False) -> Classifier:
     """Load the single-digit verifier (``digitreader train --arch verifier``): (N, 28, 28) crops ->
     (N, 2) probabilities of "not one whole digit" and "one whole digit"."""
+    return load_classifier(path, cache_dir, backend, quick_start, classes=2)
+
+
+def _check_role(path: Path, meta: dict[str, Any] | None, classes: int) -> None:
+    """A verifier is not a digit classifier, nor a digit classifier a verifier (by their metadata)."""
     from .architectures import VERIFIER_ARCH
 
-    meta = read_meta(path) if Path(path).is_file() else None
-    if meta is not None and meta.get("architecture") != VERIFIER_ARCH:
-        raise ModelError(f"{Path(path).name} is a {meta.get('architecture')} digit classifier, not a single-digit "
-                         "verifier (digitreader train --arch verifier)")
-    return load_classifier(path, cache_dir, backend, quick_start, classes=2)
+    architecture = (meta or {}).get("architecture")
+    if classes == 10 and architecture == VERIFIER_ARCH:
+        raise ModelError(f"{path.name} is the single-digit verifier, not a digit classifier (pass it with --verifier)")
+    if classes == 2 and meta is not None and architecture != VERIFIER_ARCH:
+        raise ModelError(f"{path.name} is a {architecture} digit classifier, not a single-digit verifier "
+                         "(digitreader train --arch verifier)")
 
 
 def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_start: bool,

@@ -102,7 +102,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     if verifier:
         metrics = verifier_metrics(KerasClassifier(inference, out.name, classes=2), x_test, cfg.seed)
-        _write_verifier_reports(out, hist, metrics)
+        _write_reports(out, arch, hist, metrics)
     else:
         probabilities = KerasClassifier(inference, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
         metrics = metrics_from_predictions(y_test, probabilities)
@@ -156,8 +156,10 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
             raise DataError(f"--arch must be one of {', '.join((*ARCHITECTURES, VERIFIER_ARCH))}")
         return build_model(cfg.arch), cfg.arch, None
     from .classify import load_classifier
+    from .modelmeta import read_meta
 
-    classifier = load_classifier(cfg.init_model, backend="keras")
+    classes = 2 if (read_meta(cfg.init_model) or {}).get("architecture") == VERIFIER_ARCH else 10
+    classifier = load_classifier(cfg.init_model, backend="keras", classes=classes)
     arch = (classifier.meta or {}).get("architecture") or cfg.arch or "custom"
     if cfg.arch and arch != cfg.arch:
         raise ModelError(f"--init-model is a {arch} model but --arch {cfg.arch} was given")
@@ -239,21 +241,17 @@ def _save_atomically(model: Any, out: Path) -> None:
             tmp.unlink()
 
 
-def _write_verifier_reports(out: Path, hist: dict, metrics: dict) -> None:
-    from .reports import plot_curves, report_paths, write_history_csv
-
-    paths = report_paths(out)
-    write_history_csv(hist, paths["history"])
-    plot_curves(hist, paths["curves"], f"{out.name} (verifier): test accuracy {metrics['accuracy'] * 100:.2f} %")
-
-
-def _write_reports(out: Path, arch: str, hist: dict, metrics: dict, x_test: np.ndarray,
-                   y_test: np.ndarray, probabilities: np.ndarray) -> None:
+def _write_reports(out: Path, arch: str, hist: dict, metrics: dict, x_test: np.ndarray | None = None,
+                   y_test: np.ndarray | None = None, probabilities: np.ndarray | None = None) -> None:
+    """History CSV and learning curves; for a digit classifier (``probabilities`` of the test digits given)
+    also the confusion matrix and the worst test errors."""
     from .reports import plot_confusion, plot_curves, plot_worst_errors, report_paths, write_history_csv
 
     paths = report_paths(out)
     title = f"{out.name} ({arch}): test accuracy {metrics['accuracy'] * 100:.2f} %"
     write_history_csv(hist, paths["history"])
     plot_curves(hist, paths["curves"], title)
+    if probabilities is None:
+        return
     plot_confusion(np.array(metrics["confusion_matrix"]), paths["confusion"], title)
     plot_worst_errors(x_test, y_test, probabilities, paths["errors"], f"{out.name}: worst test errors")

@@ -42,6 +42,10 @@ def test_train_verifier_writes_a_two_class_model_with_its_test_rates(tmp_path, c
     assert probabilities.shape == (5, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     with pytest.raises(ModelError, match="single-digit verifier, not a digit classifier"):
         load_classifier(out, backend="keras")
+    tuned = tmp_path / "tuned.keras"  # a verifier can be fine-tuned like the digit models
+    assert main(["train", "--init-model", str(out), "--data", str(data), "--out", str(tuned), "--epochs", "1",
+                 "--batch-size", "32", "-q"]) == 0
+    assert json.loads(tuned.with_name("tuned.meta.json").read_text())["architecture"] == "verifier"
 
 
 def test_a_digit_model_is_not_a_verifier_nor_the_verifier_a_digit_model(tmp_path):
