@@ -142,3 +142,18 @@ def test_a_box_side_hidden_under_a_digit_is_found_from_the_row_spacing():
     assert not cleaned[35:45, 225:230].any() and not cleaned[120:130, 225:230].any()  # above and below the 0
     count, _ = cv2.connectedComponents(cleaned)
     assert count == 1 + 1  # the 0 alone, whole
+
+
+def test_round_dilation_is_exact_for_handwriting_strokes_and_close_for_huge_ones():
+    """A page that is nearly all ink has a 'stroke' of hundreds of px; the disc dilation then runs at reduced
+    scale (it took four minutes on a 2000 x 2000 halftone page the property tests drew)."""
+    import cv2
+    import numpy as np
+
+    from digitreader.formlines import MAX_EXACT_REACH, _dilate_round
+
+    image = np.random.default_rng(0).random((301, 257)).astype(np.float32) ** 8
+    for reach in (3, 31, MAX_EXACT_REACH, 201):
+        exact = cv2.dilate(image, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+        same = (_dilate_round(image, reach) == exact).mean()
+        assert same == 1.0 if reach <= MAX_EXACT_REACH else same >= 0.95, (reach, same)
