@@ -26,6 +26,7 @@ MAX_COMPONENTS = 3000  # more ink pieces than this (halftone, noise): only the b
 MIN_PAPER_LEVEL = 32.0  # paper darker than this (grey levels) is not paper: ink is measured against at least this
 HYSTERESIS_STEPS = 2
 WEAK_RATIO = 0.75  # hysteresis: faint ink down to this x the threshold is kept when it touches strong ink
+STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row height) to a member's box
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
@@ -319,8 +320,42 @@ def _reading_order(groups: list[Group]) -> list[list[Group]]:
             best.append(group)
         else:
             rows.append([group])
+    rows = _absorb_strays(rows)
     rows.sort(key=lambda row: float(np.mean([g[0][1] + g[0][3] / 2 for g in row])))
     return rows
+
+
+def _stray_band(stray: Box, row: list[Group]) -> tuple[float, float] | None:
+    """The vertical band of ``row`` at ``stray``'s place: from the top to the bottom of its nearest members
+    on the left and right, if one is within ``STRAY_GAP_RATIO`` row heights and ``stray`` overlaps none."""
+    x0, x1 = stray[0], stray[0] + stray[2]
+    if any(_overlap(x0, x1, g[0][0], g[0][0] + g[0][2]) > 0.5 * min(stray[2], g[0][2]) for g in row):
+        return None
+    left = [g[0] for g in row if g[0][0] + g[0][2] / 2 < x0 + stray[2] / 2]
+    right = [g[0] for g in row if g[0][0] + g[0][2] / 2 >= x0 + stray[2] / 2]
+    near = ([max(left, key=lambda b: b[0])] if left else []) + ([min(right, key=lambda b: b[0])] if right else [])
+    height = float(np.median([g[0][3] for g in row]))
+    if not any(max(b[0] - x1, x0 - b[0] - b[2]) <= STRAY_GAP_RATIO * height for b in near):
+        return None
+    return min(b[1] for b in near), max(b[1] + b[3] for b in near)
+
+
+def _absorb_strays(rows: list[list[Group]]) -> list[list[Group]]:
+    """A row of one digit joins a longer row when its centre lies in that row's band at its place: a short
+    ``1`` written high in its box, or a digit lifted off the baseline, is part of the number beside it."""
+    for stray_row in [r for r in rows if len(r) == 1]:
+        box = stray_row[0][0]
+        centre = box[1] + box[3] / 2
+        best, best_distance = None, np.inf
+        for row in rows:
+            band = _stray_band(box, row) if len(row) > 1 else None
+            if band is not None and band[0] <= centre <= band[1] and abs(centre - sum(band) / 2) < best_distance:
+                best, best_distance = row, abs(centre - sum(band) / 2)
+        if best is not None:
+            best.append(stray_row[0])
+            best.sort(key=lambda g: (g[0], g[1]))
+            stray_row.clear()
+    return [r for r in rows if r]
 
 
 def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:

@@ -160,3 +160,22 @@ def test_a_dark_piece_cut_off_by_the_edge_is_no_digit_row():
     cropped = page[:, truth[0][0] + truth[0][2] // 2:]  # the 3 cut in half by a tight crop
     seg = segment(cropped)
     assert len(seg.boxes) == 4 and set(seg.lines) == {0}
+
+
+def test_a_short_digit_written_high_in_its_box_stays_in_its_number():
+    """form_0060 of the benchmark: a short slanted 1 sits higher than its neighbours and overlaps the
+    previous digit by too little to chain; it lies inside the row's band at its place, so it joins."""
+    from digitreader.segment import _reading_order
+
+    boxes = [(67, 44, 33, 50), (137, 46, 13, 49), (186, 63, 46, 46), (257, 29, 28, 38), (325, 44, 40, 51)]
+    rows = _reading_order([(box, [i + 1]) for i, box in enumerate(boxes)])
+    assert [[ids[0] for _, ids in row] for row in rows] == [[1, 2, 3, 4, 5]]
+
+
+def test_a_lone_digit_above_a_row_is_its_own_row():
+    from digitreader.segment import _reading_order
+
+    row = [(40 + 50 * i, 120, 36, 50) for i in range(5)]
+    above = (140, 55, 36, 50)  # a one-digit number written above the middle of the row, overlapping it a little
+    rows = _reading_order([(box, [i + 1]) for i, box in enumerate([*row, above])])
+    assert [[ids[0] for _, ids in r] for r in rows] == [[6], [1, 2, 3, 4, 5]]
