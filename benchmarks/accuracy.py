@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="decimal: read and score separators too (truth text_lines)")
     parser.add_argument("--verifier", default="auto",
                         help="single-digit verifier: auto (the shipped one), a model file, or none")
+    parser.add_argument("--pair-reader", default="auto",
+                        help="pair reader: auto (the shipped one), a model file, or none")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST test accuracy of the models")
     parser.add_argument("--categories", type=synth.parse_categories, default=None, help="score only these")
     args = parser.parse_args(argv)
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     from digitreader import DigitReader
     from digitreader.imageio import decode_image_file
 
-    reader = DigitReader(args.model, charset=args.charset, verifier=args.verifier)
+    reader = DigitReader(args.model, charset=args.charset, verifier=args.verifier,
+                         pair_reader=args.pair_reader)
     reader.read(np.full((50, 50), 255, np.uint8))  # warm-up: first call builds the graph
     per_category, latencies, seen = defaultdict(list), defaultdict(list), defaultdict(int)
     for line in truth_file.read_text().splitlines():
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     shipped = ("mnist_mlp.keras", "mnist_cnn.keras")
     mnist = {} if args.no_mnist else {name: mnist_accuracy(REPO / "output" / name, args.mnist) for name in shipped}
     verifier_name = getattr(reader.verifier, "name", "none")
-    print(f"model: {args.model.name}, verifier: {verifier_name}, charset: {args.charset}\n")
+    pair_name = getattr(reader.pair_reader, "name", "none")
+    print(f"model: {args.model.name}, verifier: {verifier_name}, pair reader: {pair_name}, charset: {args.charset}\n")
     print("| category | images | whole-number acc | digit acc | box F1 | mean IoU | median ms | p95 ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for category, s in report.items():

@@ -1,4 +1,5 @@
-"""The two shipped network architectures. Both take (28, 28, 1) float32 in [0, 1], white on black.
+"""The shipped network architectures: the MLP and CNN digit classifiers, the single-digit verifier and the
+pair reader. All take (28, 28, 1) float32 in [0, 1], white on black.
 
 Only inference layers live here: augmentation happens outside the model (``augment.py``), so a
 saved model is the inference graph alone and exports cleanly (e.g. to ONNX).
@@ -13,6 +14,8 @@ NUM_CLASSES = 10
 ARCHITECTURES = ("mlp", "cnn")
 VERIFIER_ARCH = "verifier"  # the single-digit verifier: is a crop one whole digit?
 VERIFIER_CLASSES = ("not one digit", "one digit")
+PAIR_ARCH = "pairs"  # the pair reader: two touching or overlapping digits read together, 100 classes
+PAIR_CLASSES = 100  # class 10 x left + right
 
 
 def build_model(arch: str) -> Any:
@@ -23,6 +26,8 @@ def build_model(arch: str) -> Any:
         return build_cnn()
     if arch == VERIFIER_ARCH:
         return build_verifier()
+    if arch == PAIR_ARCH:
+        return build_cnn(dropout=0.3, classes=PAIR_CLASSES, name="digitreader_pairs")
     raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")
 
 
@@ -43,8 +48,9 @@ def build_mlp(hidden: tuple[int, ...] = (800, 800), dropout: float = 0.3) -> Any
     return keras.Model(inputs, outputs, name="digitreader_mlp")
 
 
-def build_cnn(dropout: float = 0.4) -> Any:
-    """A compact all-convolutional net (two 3x3-3x3-strided-5x5 blocks, then a 4x4 conv to 128)."""
+def build_cnn(dropout: float = 0.4, classes: int = NUM_CLASSES, name: str = "digitreader_cnn") -> Any:
+    """A compact all-convolutional net (two 3x3-3x3-strided-5x5 blocks, then a 4x4 conv to 128); with
+    ``classes=100`` it is the pair reader."""
     from .tf_quiet import import_keras
 
     keras = import_keras()
@@ -67,8 +73,8 @@ def build_cnn(dropout: float = 0.4) -> Any:
     h = conv(h, 128, 4)
     h = layers.Flatten()(h)
     h = layers.Dropout(dropout)(h)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(h)
-    return keras.Model(inputs, outputs, name="digitreader_cnn")
+    outputs = layers.Dense(classes, activation="softmax", name="probabilities")(h)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_verifier(dropout: float = 0.3) -> Any:

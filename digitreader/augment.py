@@ -154,6 +154,30 @@ def merged_digits(images: np.ndarray, count: int, rng: np.random.Generator, over
     return out
 
 
+def digit_pairs(images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator,
+                overlap: float = 0.6, max_gap: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` crops of two digits from ``images`` side by side, from ``max_gap`` px apart to overlapping
+    by ``overlap`` x the narrower width, normalised as one crop; labels ``10 x left + right`` (0-99)."""
+    out = np.empty((count, 28, 28), np.uint8)
+    pair_labels = np.empty(count, np.int64)
+    for i in range(count):
+        a, b = rng.integers(0, len(images), 2)
+        parts = [images[a], images[b]]
+        narrower = min(e - s for s, e in (_ink_columns(p) for p in parts))
+        gap = int(round(rng.uniform(-overlap * narrower, max_gap)))
+        out[i] = _to_mnist(_side_by_side(parts, [gap], [int(rng.integers(-3, 4)), int(rng.integers(-3, 4))])[0])
+        pair_labels[i] = 10 * int(labels[a]) + int(labels[b])
+    return out, pair_labels
+
+
+def pair_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+               cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Training batch for the pair reader: as many pairs as ``images``, drawn from the augmented batch.
+    Returns (N, 28, 28) uint8 and (N, 100) float32 one-hot targets."""
+    crops, pair_labels = digit_pairs(augment_batch(images, rng, cfg), labels, len(images), rng)
+    return crops, np.eye(100, dtype=np.float32)[pair_labels]
+
+
 def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
                          cfg: AugmentConfig, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Augmented batch plus merged-digit outliers: (N + M, 28, 28) uint8 and (N + M, classes) float32

@@ -66,7 +66,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     ``$DIGITREADER_BACKEND``): ``auto`` (onnxruntime, else OpenCV DNN; OpenCV DNN first with ``quick_start``,
     for a process reading one image), ``opencv``, ``onnxruntime`` or ``keras`` (no cache: TensorFlow every
     time). Keras loading always uses safe mode: no code from the file runs. ``classes``: the number of
-    probabilities the model must output (10 digits; 2 for the single-digit verifier).
+    probabilities the model must output (10 digits; 2 for the single-digit verifier; 100 for the pair reader).
     """
     path = Path(path)
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -104,16 +104,27 @@ def load_verifier(path: str | Path, cache_dir: str | Path | None = None, backend
     return load_classifier(path, cache_dir, backend, quick_start, classes=2)
 
 
-def _check_role(path: Path, meta: dict[str, Any] | None, classes: int) -> None:
-    """A verifier is not a digit classifier, nor a digit classifier a verifier (by their metadata)."""
-    from .architectures import VERIFIER_ARCH
+def load_pair_reader(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
+                     quick_start: bool = False) -> Classifier:
+    """Load the pair reader (``digitreader train --arch pairs``): (N, 28, 28) crops of two touching or
+    overlapping digits -> (N, 100) probabilities of ``10 x left + right``."""
+    return load_classifier(path, cache_dir, backend, quick_start, classes=100)
 
+
+def _check_role(path: Path, meta: dict[str, Any] | None, classes: int) -> None:
+    """A digit classifier, the verifier and the pair reader are not one another (by their metadata)."""
+    from .architectures import PAIR_ARCH, VERIFIER_ARCH
+
+    roles = {VERIFIER_ARCH: (2, "single-digit verifier", "--verifier"),
+             PAIR_ARCH: (100, "pair reader", "--pair-reader")}
     architecture = (meta or {}).get("architecture")
-    if classes == 10 and architecture == VERIFIER_ARCH:
-        raise ModelError(f"{path.name} is the single-digit verifier, not a digit classifier (pass it with --verifier)")
-    if classes == 2 and meta is not None and architecture != VERIFIER_ARCH:
-        raise ModelError(f"{path.name} is a {architecture} digit classifier, not a single-digit verifier "
-                         "(digitreader train --arch verifier)")
+    if classes == 10 and architecture in roles:
+        _, role, flag = roles[architecture]
+        raise ModelError(f"{path.name} is the {role}, not a digit classifier (pass it with {flag})")
+    wanted = next((arch for arch, (n, _, _) in roles.items() if n == classes), None)
+    if wanted is not None and meta is not None and architecture != wanted:
+        raise ModelError(f"{path.name} is a {architecture} model, not a {roles[wanted][1]} "
+                         f"(digitreader train --arch {wanted})")
 
 
 def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_start: bool,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .cli_common import POLARITIES, update_verbosity, verbosity_options, verifier_option
+from .cli_common import POLARITIES, helper_model_options, update_verbosity, verbosity_options
 from .errors import ModelError
 from .imagesize import DEFAULT_MAX_PIXELS
 
@@ -38,7 +38,7 @@ SINK_FORMATS = ("jsonl", "csv", "sqlite")
               help="Write each annotated image to DIR, mirroring the input tree (NAME.annotated.png).")
 @click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A .keras or .onnx model (a path valid on every worker). Default: the shipped CNN.")
-@verifier_option
+@helper_model_options
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="DIGITREADER_CACHE_DIR", show_envvar=True,
               help="Where converted (ONNX) models are cached. Default: ~/.cache/digitreader.")
@@ -89,7 +89,7 @@ def batch_cmd(ctx: click.Context, inputs: tuple[str, ...], verbose: int, quiet: 
         annotate_dir=opts["annotate_dir"], model=str(model) if model else None,
         cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None, polarity=opts["polarity"],
         min_confidence=opts["min_confidence"], max_pixels=opts["max_pixels"], batch_size=opts["batch_size"],
-        verifier=opts["verifier"],
+        verifier=opts["verifier"], pair_reader=opts["pair_reader"],
         scheduler=opts["scheduler"],
         progress=(stderr_is_terminal() and not quiet) if opts["progress"] is None else opts["progress"],
     )

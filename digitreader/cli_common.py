@@ -32,8 +32,14 @@ def verbosity_options(func: Callable) -> Callable:
     return click.option("-v", "--verbose", count=True, help="More detail on stderr (tracebacks too).")(func)
 
 
-def verifier_option(func: Callable) -> Callable:
-    """``--verifier PATH|auto|none``, shared by read, batch and webcam (passed to DigitReader as is)."""
+def helper_model_options(func: Callable) -> Callable:
+    """``--verifier`` and ``--pair-reader PATH|auto|none``, shared by read, batch and webcam (passed to
+    DigitReader as they are)."""
+    func = click.option("--pair-reader", default="auto", show_default=True, metavar="PATH|auto|none",
+                        help="The model that reads two touching or overlapping digits together, where cutting "
+                             "them apart leaves each with part of the other: auto (the shipped "
+                             "output/digit_pairs.keras), a model made by 'train --arch pairs' (for batch: a "
+                             "path valid on every worker), or none.")(func)
     return click.option("--verifier", default="auto", show_default=True, metavar="PATH|auto|none",
                         help="The single-digit verifier that helps decide where to cut touching digits: auto "
                              "(the shipped output/digit_verifier.keras), a model made by 'train --arch verifier' "
@@ -45,7 +51,7 @@ def reading_options(func: Callable) -> Callable:
     options = [
         click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="A .keras or .onnx model. Default: the shipped CNN (output/mnist_cnn.keras)."),
-        verifier_option,
+        helper_model_options,
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      envvar="DIGITREADER_CACHE_DIR", show_envvar=True,
                      help="Where converted (ONNX) models are cached. Default: ~/.cache/digitreader."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import POLARITIES, update_verbosity, verbosity_options, verifier_option
+from .cli_common import POLARITIES, helper_model_options, update_verbosity, verbosity_options
 
 
 def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int, int, int] | None:
@@ -28,7 +28,7 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="A video file (every frame is read) or a stream URL (rtsp://, http://; live, like a camera).")
 @click.option("-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A .keras or .onnx model. Default: the shipped CNN.")
-@verifier_option
+@helper_model_options
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="DIGITREADER_CACHE_DIR", help="Where converted (ONNX) models are cached.")
 @click.option("--polarity", type=click.Choice(POLARITIES), default="auto", show_default=True,
@@ -61,6 +61,7 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @verbosity_options
 @click.pass_context
 def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model: Path | None, verifier: str,
+               pair_reader: str,
                cache_dir: Path | None, polarity: str, min_confidence: float, roi: tuple[int, int, int, int] | None,
                stable_frames: int, vote: int | None, no_display: bool, fmt: str | None, realtime: bool,
                record: Path | None, snapshot_dir: Path, timeout: float, scale: float, workers: int | None,
@@ -105,7 +106,7 @@ def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model
         from .reader import DigitReader
 
         reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
-                             verifier=verifier)
+                             verifier=verifier, pair_reader=pair_reader)
         ctx.exit(WebcamSession(reader, frames, options).run())
     finally:
         frames.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_MODEL_NAME = "mnist_cnn.keras"
 VERIFIER_MODEL_NAME = "digit_verifier.keras"  # the single-digit verifier used when splitting touching digits
+PAIR_MODEL_NAME = "digit_pairs.keras"  # the pair reader: two touching or overlapping digits read together
 MODEL_ENV = "DIGITREADER_MODEL"
 SHARE_SUBDIR = Path("share") / "digitreader" / "output"
 # The shipped models' sha256, pinned in code: a shipped model file that does not match is refused before it is
@@ -19,6 +20,7 @@ SHIPPED_SHA256 = {
     "mnist_cnn.keras": "a81f6e93ce96d81de2ce2dd5b57d778de7755c4c7f744ebc15f6ca8732b094ca",
     "mnist_mlp.keras": "14d6c715c2b3dee59d2d1dcc52075dfad89b8d763105b53a84f3ea11998133ca",
     "digit_verifier.keras": "92cc6d81a4d2adbc3de1c256de42fe0ef496247ef5a36032d2d9af446642f4ef",
+    "digit_pairs.keras": "80182d3a217b2a0b226b5926ad62d01d0626f6ba30758c8ac8b4614753f09fc1",
 }
 
 

@@ -13,14 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from .architectures import ARCHITECTURES, VERIFIER_ARCH, VERIFIER_CLASSES, build_model
-from .augment import AugmentConfig, augment_with_targets, digit_fragments, merged_digits, verifier_batch
+from .architectures import ARCHITECTURES, PAIR_ARCH, PAIR_CLASSES, VERIFIER_ARCH, VERIFIER_CLASSES, build_model
+from .augment import (
+    AugmentConfig,
+    augment_with_targets,
+    digit_fragments,
+    digit_pairs,
+    merged_digits,
+    pair_batch,
+    verifier_batch,
+)
 from .datasets import Dataset, load_dataset
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
 
 log = logging.getLogger(__name__)
-DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6}
+DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6, PAIR_ARCH: 12}
+ALL_ARCHITECTURES = (*ARCHITECTURES, VERIFIER_ARCH, PAIR_ARCH)
+OUTPUT_CLASSES = {VERIFIER_ARCH: 2, PAIR_ARCH: PAIR_CLASSES}  # the rest: 10 digits
 NO_AUGMENT = AugmentConfig(rotation_deg=0.0, zoom=0.0, aspect=0.0, shear=0.0, shift_px=0.0, elastic_p=0.0,
                            thicken_p=0.0, thin_p=0.0, blur_p=0.0)
 
@@ -73,12 +83,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
                   metrics=["accuracy"])
 
-    verifier = arch == VERIFIER_ARCH
-    batches = _augmenting_batches(keras, x_fit, y_fit, cfg, verifier)
+    batches = _augmenting_batches(keras, x_fit, y_fit, cfg, arch)
     if not len(x_val):
         validation = None
-    elif verifier:
+    elif arch == VERIFIER_ARCH:
         crops, targets = verifier_batch(x_val, np.random.default_rng(cfg.seed + 2), NO_AUGMENT)
+        validation = (crops[..., None].astype(np.float32) / 255.0, targets)
+    elif arch == PAIR_ARCH:
+        crops, targets = pair_batch(x_val, y_val, np.random.default_rng(cfg.seed + 2), NO_AUGMENT)
         validation = (crops[..., None].astype(np.float32) / 255.0, targets)
     else:
         validation = (x_val[..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y_val])
@@ -100,8 +112,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from .classify import KerasClassifier
 
-    if verifier:
+    if arch == VERIFIER_ARCH:
         metrics = verifier_metrics(KerasClassifier(inference, out.name, classes=2), x_test, cfg.seed)
+        _write_reports(out, arch, hist, metrics)
+    elif arch == PAIR_ARCH:
+        metrics = pair_metrics(KerasClassifier(inference, out.name, classes=PAIR_CLASSES), x_test, y_test, cfg.seed)
         _write_reports(out, arch, hist, metrics)
     else:
         probabilities = KerasClassifier(inference, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
@@ -117,7 +132,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     "train_samples": len(x_fit), "validation_samples": len(x_val), "test_samples": len(x_test)},
         "test_accuracy": metrics["accuracy"],
         "test_errors": metrics["errors"],
-        **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if verifier else {}),
+        **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
+        **({"classes": [f"{k:02d}" for k in range(PAIR_CLASSES)], "pair_test": metrics["pairs"]}
+           if arch == PAIR_ARCH else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
             "best_epoch": best_epoch, "batch_size": cfg.batch_size, "seed": cfg.seed,
@@ -152,13 +169,13 @@ def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) 
 
 def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
     if cfg.init_model is None:
-        if cfg.arch not in (*ARCHITECTURES, VERIFIER_ARCH):
-            raise DataError(f"--arch must be one of {', '.join((*ARCHITECTURES, VERIFIER_ARCH))}")
+        if cfg.arch not in ALL_ARCHITECTURES:
+            raise DataError(f"--arch must be one of {', '.join(ALL_ARCHITECTURES)}")
         return build_model(cfg.arch), cfg.arch, None
     from .classify import load_classifier
     from .modelmeta import read_meta
 
-    classes = 2 if (read_meta(cfg.init_model) or {}).get("architecture") == VERIFIER_ARCH else 10
+    classes = OUTPUT_CLASSES.get((read_meta(cfg.init_model) or {}).get("architecture"), 10)
     classifier = load_classifier(cfg.init_model, backend="keras", classes=classes)
     arch = (classifier.meta or {}).get("architecture") or cfg.arch or "custom"
     if cfg.arch and arch != cfg.arch:
@@ -167,9 +184,10 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
     return classifier.model, arch, classifier.meta
 
 
-def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, verifier: bool = False) -> Any:
-    """A PyDataset yielding freshly augmented, reshuffled batches every epoch (for the ``verifier``: the
-    batch's digits as "one digit" plus as many merged digits and parts of digits, see ``verifier_batch``)."""
+def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, arch: str = "cnn") -> Any:
+    """A PyDataset yielding freshly augmented, reshuffled batches every epoch (for the verifier: the
+    batch's digits as "one digit" plus as many merged digits and parts of digits, see ``verifier_batch``;
+    for the pair reader: as many pairs of the batch's digits, see ``pair_batch``)."""
     rng = np.random.default_rng(cfg.seed + 1)
 
     class Batches(keras.utils.PyDataset):
@@ -182,8 +200,11 @@ def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConf
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             idx = self.order[index * cfg.batch_size:(index + 1) * cfg.batch_size]
-            if verifier:
-                images, targets = verifier_batch(x[idx], rng, cfg.augment_config if cfg.augment else NO_AUGMENT)
+            augment = cfg.augment_config if cfg.augment else NO_AUGMENT
+            if arch == VERIFIER_ARCH:
+                images, targets = verifier_batch(x[idx], rng, augment)
+            elif arch == PAIR_ARCH:
+                images, targets = pair_batch(x[idx], y[idx], rng, augment)
             elif cfg.augment:
                 images, targets = augment_with_targets(x[idx], y[idx], rng, cfg.augment_config)
             else:
@@ -209,6 +230,17 @@ def verifier_metrics(verifier: Any, x_test: np.ndarray, seed: int = 0) -> dict[s
         rates[f"{name}_{'accepted' if label else 'rejected'}"] = hits / max(1, len(crops))
         right, total = right + hits, total + len(crops)
     return {"accuracy": right / max(1, total), "errors": total - right, "samples": total, "verifier": rates}
+
+
+def pair_metrics(pair_reader: Any, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """The pair reader on as many pairs of held-out digits as there are test digits (``digit_pairs``: from
+    2 px apart to overlapping by 60 % of the narrower digit): the share read right, both digits."""
+    rng = np.random.default_rng(seed + 3)
+    crops, labels = digit_pairs(x_test, y_test, len(x_test), rng)
+    predicted = pair_reader.predict_proba(crops.astype(np.float32) / 255.0).argmax(axis=1)
+    right = int((predicted == labels).sum())
+    return {"accuracy": right / max(1, len(crops)), "errors": len(crops) - right, "samples": len(crops),
+            "pairs": {"accuracy": right / max(1, len(crops)), "samples": len(crops)}}
 
 
 def _progress_callback(keras: Any, epochs: int) -> Any:

@@ -36,6 +36,8 @@ SAMPLES = [
     ("comb_field", "form_hard", 1),
     # the single-digit verifier's showcase: the first seed from 11 up read right with it and wrong without it
     ("touching_hard", "touching_hard", 14),
+    # the pair reader's showcase: the first seed from 11 up read right with it and wrong without it
+    ("touching_pair", "touching_hard", 36),
 ]
 
 

@@ -35,6 +35,7 @@ class ReaderConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     annotate_dir: str | None = None
     verifier: str | None = "auto"  # the single-digit verifier: "auto" (shipped), a path valid on every worker, None
+    pair_reader: str | None = "auto"  # the pair reader, given the same ways
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def cached_reader(config: ReaderConfig) -> Any:
 
             reader = DigitReader(config.model, polarity=config.polarity, min_confidence=config.min_confidence,
                                  cache_dir=config.cache_dir, max_pixels=config.max_pixels,
-                                 verifier=config.verifier, threads=1)  # parallelism comes from the worker processes
+                                 verifier=config.verifier, pair_reader=config.pair_reader,
+                                 threads=1)  # parallelism comes from the worker processes
             _READER = (config, reader)
         return _READER[1]
 

@@ -1,0 +1,115 @@
+"""The pair reader: trained by ``train --arch pairs``, loaded apart from the digit model, and used by the
+reader to read two neighbouring pieces of a cut box together."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+from test_train_evaluate import learnable_digits
+
+from digitreader.augment import digit_pairs
+from digitreader.classify import load_classifier, load_pair_reader
+from digitreader.cli import main
+from digitreader.errors import ModelError
+from digitreader.reader import PAIR_CONFIDENCE, DigitReader
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")
+SHIPPED_PAIRS = REPO / "output" / "digit_pairs.keras"
+SHIPPED_MLP = REPO / "output" / "mnist_mlp.keras"
+SAMPLE = REPO / "samples" / "one_row_651778970.png"
+
+
+def test_train_pairs_writes_a_hundred_class_model_with_its_test_accuracy(tmp_path, capsys):
+    x_train, y_train = learnable_digits(300, seed=0)
+    x_test, y_test = learnable_digits(60, seed=1)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    out = tmp_path / "p.keras"
+    code = main(["train", "--arch", "pairs", "--data", str(data), "--out", str(out), "--epochs", "3",
+                 "--batch-size", "32", "-q"])
+    assert code == 0, capsys.readouterr().err
+    meta = json.loads(out.with_name("p.meta.json").read_text())
+    assert meta["architecture"] == "pairs" and meta["classes"][:3] == ["00", "01", "02"] and len(meta["classes"]) == 100
+    assert meta["pair_test"]["samples"] == 60 and 0.0 <= meta["test_accuracy"] <= 1.0
+    assert (tmp_path / "p.curves.png").exists() and not (tmp_path / "p.confusion.png").exists()
+    pair_reader = load_pair_reader(out, cache_dir=tmp_path / "cache")
+    crops, _ = digit_pairs(x_test, y_test, 5, np.random.default_rng(0))
+    probabilities = pair_reader.predict_proba(crops.astype(np.float32) / 255.0)
+    assert probabilities.shape == (5, 100) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    with pytest.raises(ModelError, match="pair reader, not a digit classifier"):
+        load_classifier(out, backend="keras")
+
+
+def test_a_digit_model_is_not_a_pair_reader_nor_the_pair_reader_a_digit_model(tmp_path):
+    with pytest.raises(ModelError, match="not a pair reader"):
+        load_pair_reader(SHIPPED_MLP, cache_dir=tmp_path)
+    with pytest.raises(ModelError, match="pair reader, not a digit classifier"):
+        load_classifier(SHIPPED_PAIRS, cache_dir=tmp_path)
+
+
+def test_digit_pairs_are_labelled_left_digit_times_ten_plus_right():
+    x, y = learnable_digits(20, seed=0)
+    crops, labels = digit_pairs(x, y, 50, np.random.default_rng(1))
+    assert crops.shape == (50, 28, 28) and crops.dtype == np.uint8 and labels.min() >= 0 and labels.max() <= 99
+    assert set(labels // 10) <= set(y.tolist()) and set(labels % 10) <= set(y.tolist())
+    assert (crops.reshape(50, -1).max(axis=1) > 200).all()  # ink in every crop
+
+
+class _SurePair:
+    """A pair reader double that reads every pair as ``value`` with probability ``p``."""
+
+    name = "sure-pair"
+
+    def __init__(self, value: int, p: float) -> None:
+        self.value, self.p, self.calls = value, p, 0
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        self.calls += len(crops)
+        out = np.full((len(crops), 100), (1.0 - self.p) / 99, np.float32)
+        out[:, self.value] = self.p
+        return out
+
+
+def test_a_sure_pair_reading_replaces_the_two_pieces_and_an_unsure_one_does_not(tmp_path):
+    """samples/touching_hard_1768156.png holds a '15' blob that the splitter cuts into two pieces: the pair
+    reader reads those two again, and only its sure readings count."""
+    sample = REPO / "samples" / "touching_hard_1768156.png"
+    sure = _SurePair(42, PAIR_CONFIDENCE + 0.05)
+    result = DigitReader(cache_dir=tmp_path, pair_reader=sure).read(sample)
+    assert sure.calls >= 1 and result.lines != ["1768156"] and "42" in result.lines[0]
+    unsure = _SurePair(42, PAIR_CONFIDENCE - 0.1)
+    assert DigitReader(cache_dir=tmp_path, pair_reader=unsure).read(sample).lines == ["1768156"]
+    assert unsure.calls == sure.calls
+
+
+def test_the_reader_uses_the_shipped_pair_reader_unless_told_not_to(tmp_path):
+    pair_reader = DigitReader(cache_dir=tmp_path).pair_reader
+    assert pair_reader.name == "digit_pairs.keras" and type(pair_reader).__name__ == "OnnxClassifier"
+    assert DigitReader(cache_dir=tmp_path, pair_reader="none").pair_reader is None
+
+
+def test_cli_pair_reader_none_and_a_wrong_pair_reader(tmp_path, capsys):
+    assert main(["-i", str(SAMPLE), "--pair-reader", "none", "--cache-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "651778970\n"
+    assert main(["-i", str(SAMPLE), "--pair-reader", str(SHIPPED_MLP), "--cache-dir", str(tmp_path)]) == 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ModelError" in err[0] and "not a pair reader" in err[0]
+
+
+def test_shipped_pair_reader_reads_held_out_mnist_pairs(mnist_path: Path, tmp_path):
+    data = np.load(mnist_path)
+    crops, labels = digit_pairs(data["x_test"][:4000], data["y_test"][:4000], 2000, np.random.default_rng(5))
+    predicted = load_pair_reader(SHIPPED_PAIRS, cache_dir=tmp_path).predict_proba(crops / 255.0).argmax(axis=1)
+    assert (predicted == labels).mean() >= 0.95
+
+
+def test_the_pair_reader_reads_an_eight_overlapping_a_zero(tmp_path):
+    """samples/touching_pair_8081.png: the 0 overlaps the 8; a cut leaves the 8's right side with the 0,
+    which then reads 3. Read together, the pair is 80."""
+    sample = REPO / "samples" / "touching_pair_8081.png"
+    assert DigitReader(cache_dir=tmp_path).read(sample).lines == ["8081"]
+    assert DigitReader(cache_dir=tmp_path, pair_reader=None).read(sample).lines == ["8381"]
