@@ -54,6 +54,12 @@ VERIFIER_DOUBT = 0.02
 # of the pair, its reading replaces the pieces' own (touching 54.7 -> 64.7 %, amounts 65.3 -> 71.3 % on the
 # benchmark; 0.7 reads one page more, multiplying the two readings instead reads fewer: benchmarks/RESULTS.md).
 PAIR_CONFIDENCE = 0.9
+# A box both helpers call two digits (the verifier gives it under PAIR_DOUBT_SINGLE of being one, the pair reader
+# reads a pair with PAIR_DOUBT_CONFIDENCE) gets candidate cuts even when it is narrow (down to NARROW_MIN_WIDTH
+# row heights: a 1 glued to its neighbour) or read with confidence: touching 64.0 -> 67.3 % (seed-1 pages 58.0 ->
+# 61.3 %), one noisy page lost (a 7 read as 17), benchmarks/RESULTS.md.
+NARROW_MIN_WIDTH = 0.3
+PAIR_DOUBT_SINGLE, PAIR_DOUBT_CONFIDENCE = 0.5, 0.99
 
 
 @dataclass
@@ -163,8 +169,9 @@ class DigitReader:
         box keeps the segmentation (possibly itself, whole) whose pieces are read most confidently,
         have plausible widths and shapes for the digits they are read as, need the cheapest cuts and,
         with a verifier, are most likely whole digits."""
-        whole_single = self._verify_wide_boxes(segmentations)
-        plans = self._map(lambda args: _split_plans(*args), list(zip(segmentations, probabilities, whole_single)))
+        whole_single, doubted = self._judge_boxes(segmentations)
+        plans = self._map(lambda args: _split_plans(*args),
+                          list(zip(segmentations, probabilities, doubted)))
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
@@ -228,16 +235,29 @@ class DigitReader:
             if joint.max() >= PAIR_CONFIDENCE:
                 own[left], own[right] = joint.sum(axis=1), joint.sum(axis=0)
 
-    def _verify_wide_boxes(self, segmentations: list[Segmentation]) -> list[dict[int, float]]:
-        """Per image, the verifier's probability that each box wide enough to split is one whole digit
-        (one batched call; empty without a verifier)."""
+    def _judge_boxes(self, segmentations: list[Segmentation]) -> tuple[list[dict[int, float]], list[set[int]]]:
+        """Per image, the helpers' view of each box that may hold several digits (one batched call per
+        helper): the verifier's probability that it is one whole digit, and the boxes they doubt. A box is
+        doubted when the verifier gives it under ``VERIFIER_DOUBT``, or when the verifier gives it under
+        ``PAIR_DOUBT_SINGLE`` and the pair reader reads a pair with ``PAIR_DOUBT_CONFIDENCE``; with both
+        helpers this includes boxes too narrow to split by their width (a ``1`` glued to its neighbour
+        is narrower than ``SPLIT_MIN_WIDTH`` row heights). A doubted box always gets candidate cuts."""
         if self.verifier is None:
-            return [{} for _ in segmentations]
-        wide = [_wide_boxes(seg) for seg in segmentations]
+            return [{} for _ in segmentations], [set() for _ in segmentations]
+        both = self.pair_reader is not None
+        candidates = [_wide_boxes(seg) + (_narrow_boxes(seg) if both else []) for seg in segmentations]
         crops = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[i] for i in idx], [seg.members[i] for i in idx],
-                                 [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, wide)]
-        single = self._classify(crops, self.verifier)
-        return [{i: float(p[1]) for i, p in zip(idx, probs)} for idx, probs in zip(wide, single)]
+                                 [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, candidates)]
+        singles = [p[:, 1] for p in self._classify(crops, self.verifier)]
+        pairs = self._classify(crops, self.pair_reader) if both else [np.zeros((len(c), 1)) for c in crops]
+        whole_single, doubted = [], []
+        for seg, idx, single, pair in zip(segmentations, candidates, singles, pairs):
+            wide = set(_wide_boxes(seg))
+            whole_single.append({i: float(s) for i, s in zip(idx, single)})
+            doubted.append({i for i, s, p in zip(idx, single, pair)
+                            if (i in wide and s < VERIFIER_DOUBT)
+                            or (s < PAIR_DOUBT_SINGLE and p.max() >= PAIR_DOUBT_CONFIDENCE)})
+        return whole_single, doubted
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
                              probabilities: list[np.ndarray]) -> list[np.ndarray]:
@@ -363,23 +383,30 @@ def _wide_boxes(seg: Segmentation) -> list[int]:
     return [i for i, (_, _, w, h) in enumerate(seg.boxes) if w >= SPLIT_MIN_WIDTH * ref and h >= 0.6 * ref]
 
 
-def _split_plans(seg: Segmentation, probabilities: np.ndarray,
-                 whole_single: dict[int, float] | None = None) -> list[_SplitPlan]:
-    """Candidate splits of the boxes of one page that may hold several touching digits. A box no wider than
+def _narrow_boxes(seg: Segmentation) -> list[int]:
+    """Boxes narrower than ``_wide_boxes`` but at least ``NARROW_MIN_WIDTH`` row heights wide and 0.6 tall."""
+    if not seg.boxes:
+        return []
+    ref = reference_height(seg.boxes)
+    return [i for i, (_, _, w, h) in enumerate(seg.boxes) if NARROW_MIN_WIDTH * ref <= w < SPLIT_MIN_WIDTH * ref
+            and h >= 0.6 * ref]
+
+
+def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None) -> list[_SplitPlan]:
+    """Candidate splits of the boxes of one page that may hold several touching digits: the wide ones, and
+    those the helpers ``doubted`` (see ``DigitReader._judge_boxes``). A box no wider than
     ``SPLIT_KEEP_WIDTH`` digit heights that the classifier reads with ``SPLIT_KEEP_CONFIDENCE`` stays whole
-    without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless the verifier
-    gives it less than ``VERIFIER_DOUBT`` of being one whole digit (``whole_single``)."""
+    without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless doubted."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
     width = digit_width(seg.boxes, ref)
-    whole_single = whole_single or {}
     stroke = 0.0
     plans = []
-    for index in _wide_boxes(seg):
+    doubted = doubted or set()
+    for index in sorted(set(_wide_boxes(seg)) | doubted):
         x, y, w, h = box = seg.boxes[index]
-        if (w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE
-                and whole_single.get(index, 1.0) >= VERIFIER_DOUBT):
+        if w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE and index not in doubted:
             continue
         if sum(len(plan.pairs) for plan in plans) >= SPLIT_PIECE_BUDGET:  # a page of noise: stop trying cuts
             break

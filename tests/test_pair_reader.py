@@ -113,3 +113,51 @@ def test_the_pair_reader_reads_an_eight_overlapping_a_zero(tmp_path):
     sample = REPO / "samples" / "touching_pair_8081.png"
     assert DigitReader(cache_dir=tmp_path).read(sample).lines == ["8081"]
     assert DigitReader(cache_dir=tmp_path, pair_reader=None).read(sample).lines == ["8381"]
+
+
+class _Fixed:
+    """A helper model double giving every crop the same probabilities."""
+
+    def __init__(self, name: str, probabilities: np.ndarray) -> None:
+        self.name, self.probabilities = name, probabilities
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        return np.repeat(self.probabilities[None], len(crops), axis=0).astype(np.float32)
+
+
+def _glued_ones_page() -> np.ndarray:
+    """``48`` written apart, then ``11`` as two strokes joined by a bridge: one box narrower than a digit."""
+    import cv2
+    from conftest import draw_number
+
+    page, boxes = draw_number("48", height=60)
+    page = np.pad(page, ((0, 0), (0, 80)), constant_values=235)
+    top, bottom = boxes[0][1], boxes[0][1] + boxes[0][3] - 1
+    x = page.shape[1] - 70
+    cv2.line(page, (x + 3, top), (x, bottom), 20, 6)
+    cv2.line(page, (x + 17, top), (x + 14, bottom), 20, 6)
+    cv2.line(page, (x, top + 20), (x + 17, top + 20), 20, 4)
+    return page
+
+
+def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
+    """A 1 glued to its neighbour makes a box too narrow to be tried by width: it gets candidate cuts only
+    when the verifier doubts it is one digit and the pair reader is sure it is a pair."""
+    from digitreader.reader import _split_plans
+    from digitreader.segment import segment
+
+    page = _glued_ones_page()
+    seg = segment(page)
+    assert len(seg.boxes) == 3 and seg.boxes[2][2] < 0.75 * seg.boxes[0][3]  # 4, 8 and the narrow glued 11
+    sure_11, unsure_11 = np.full(100, 0.005 / 99), np.full(100, 0.2 / 99)
+    sure_11[11], unsure_11[11] = 0.995, 0.8
+    cases = [(np.array([0.8, 0.2]), sure_11, {0, 1, 2}), (np.array([0.8, 0.2]), unsure_11, set()),
+             (np.array([0.3, 0.7]), sure_11, set())]  # the verifier must doubt it too
+    for single, pairs, doubted in cases:
+        reader = DigitReader(cache_dir=tmp_path, verifier=_Fixed("v", single), pair_reader=_Fixed("p", pairs))
+        whole_single, found = reader._judge_boxes([seg])
+        assert found == [doubted] and set(whole_single[0]) >= doubted
+        probabilities = reader._classify_all([seg])[0]
+        assert [plan.index for plan in _split_plans(seg, probabilities, found[0])] == sorted(doubted)
+    assert DigitReader(cache_dir=tmp_path, pair_reader=None, verifier=_Fixed("v", np.array([0.8, 0.2])))._judge_boxes(
+        [seg])[1] == [set()]  # without the pair reader, narrow boxes are not judged at all
