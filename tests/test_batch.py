@@ -423,16 +423,19 @@ def test_cli_exit_codes_and_quiet_stderr(tree, tmp_path, capsys):
     assert main(["batch", str(tree), "--out", str(out), "-m", str(tmp_path / "no.keras")]) == ExitCode.MODEL
 
 
-def test_batch_verifier_option(tree, tmp_path, capsys):
-    """--verifier none reads without it; a digit model given as the verifier is a one-line ModelError."""
+@pytest.mark.parametrize(("flag", "role", "jobs"), [("--verifier", "single-digit verifier", "0"),
+                                                     ("--pair-reader", "pair reader", "1")])
+def test_batch_helper_model_options(tree, tmp_path, capsys, flag, role, jobs):
+    """none reads without the helper (in process, or in a worker process); a digit model given as the helper
+    is a one-line ModelError."""
     out = tmp_path / "v.jsonl"
-    assert main(["batch", str(tree / "b.png"), "--out", str(out), "-j", "0", "--verifier", "none"]) == ExitCode.OK
+    assert main(["batch", str(tree / "b.png"), "--out", str(out), "-j", jobs, flag, "none"]) == ExitCode.OK
     assert json.loads(out.read_text().splitlines()[0])["error"] is None
     capsys.readouterr()
     mlp = Path(__file__).resolve().parents[1] / "output" / "mnist_mlp.keras"
-    code = main(["batch", str(tree / "b.png"), "--out", str(tmp_path / "w.jsonl"), "-j", "0", "--verifier", str(mlp)])
+    code = main(["batch", str(tree / "b.png"), "--out", str(tmp_path / "w.jsonl"), "-j", jobs, flag, str(mlp)])
     assert code == ExitCode.MODEL
-    assert "not a single-digit verifier" in capsys.readouterr().err
+    assert f"not a {role}" in capsys.readouterr().err
 
 
 def test_readme_documents_batch_exit_codes_and_schemas():
