@@ -129,7 +129,7 @@ def _stem_for(path: str, index: int) -> str:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the model (.keras); reports and metadata go beside it.")
 @click.option("--epochs", type=click.IntRange(1), default=None,
-              help="Maximum epochs (default: mlp 40, cnn 30, verifier 6, pairs 12).")
+              help="Maximum epochs (default: mlp 40, cnn 30, verifier 6, pairs 20).")
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init-model", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -28,7 +28,7 @@ from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
 
 log = logging.getLogger(__name__)
-DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6, PAIR_ARCH: 12}
+DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6, PAIR_ARCH: 20}
 ALL_ARCHITECTURES = (*ARCHITECTURES, VERIFIER_ARCH, PAIR_ARCH)
 OUTPUT_CLASSES = {VERIFIER_ARCH: 2, PAIR_ARCH: PAIR_CLASSES}  # the rest: 10 digits
 NO_AUGMENT = AugmentConfig(rotation_deg=0.0, zoom=0.0, aspect=0.0, shear=0.0, shift_px=0.0, elastic_p=0.0,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO
-from test_train_evaluate import learnable_digits
+from test_train_evaluate import learnable_digits, learnable_npz
 
 from digitreader.augment import digit_pairs
 from digitreader.classify import load_classifier, load_pair_reader
@@ -24,10 +24,8 @@ SAMPLE = REPO / "samples" / "one_row_651778970.png"
 
 
 def test_train_pairs_writes_a_hundred_class_model_with_its_test_accuracy(tmp_path, capsys):
-    x_train, y_train = learnable_digits(300, seed=0)
-    x_test, y_test = learnable_digits(60, seed=1)
     data = tmp_path / "tiny.npz"
-    np.savez(data, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    x_test, y_test = learnable_npz(data, 300, 60)
     out = tmp_path / "p.keras"
     code = main(["train", "--arch", "pairs", "--data", str(data), "--out", str(out), "--epochs", "3",
                  "--batch-size", "32", "-q"])

@@ -44,6 +44,14 @@ def learnable_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def learnable_npz(path: Path, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """Write a tiny mnist.npz of :func:`learnable_digits` at ``path``; return its test digits and labels."""
+    x_train, y_train = learnable_digits(n_train, seed=0)
+    x_test, y_test = learnable_digits(n_test, seed=1)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return x_test, y_test
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -67,10 +75,8 @@ def run_cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def tiny_npz(tmp_path_factory) -> Path:
-    x_train, y_train = learnable_digits(N_TRAIN, seed=0)
-    x_test, y_test = learnable_digits(N_TEST, seed=1)
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    learnable_npz(path, N_TRAIN, N_TEST)
     return path
 
 

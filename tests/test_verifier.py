@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO
-from test_train_evaluate import learnable_digits
+from test_train_evaluate import learnable_npz
 
 from digitreader.classify import load_classifier, load_verifier
 from digitreader.cli import main
@@ -23,10 +23,8 @@ SAMPLE = REPO / "samples" / "one_row_651778970.png"
 
 
 def test_train_verifier_writes_a_two_class_model_with_its_test_rates(tmp_path, capsys):
-    x_train, y_train = learnable_digits(200, seed=0)
-    x_test, y_test = learnable_digits(60, seed=1)
     data = tmp_path / "tiny.npz"
-    np.savez(data, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    x_test, y_test = learnable_npz(data, 200, 60)
     out = tmp_path / "v.keras"
     code = main(["train", "--arch", "verifier", "--data", str(data), "--out", str(out), "--epochs", "4",
                  "--batch-size", "32", "-q"])
