@@ -51,7 +51,7 @@ VERIFIER_WEIGHT, VERIFIER_FLOOR = 2.0, 6.0
 # than this probability of being one whole digit (0.5 cut wide single 0s and 2s on noisy pages: -4 pages).
 VERIFIER_DOUBT = 0.02
 # Two neighbouring pieces cut from one box are read again together by the pair reader; where it is this sure
-# of the pair, its reading replaces the pieces' own (touching 54.7 -> 64.7 %, amounts 65.3 -> 71.3 % on the
+# of the pair, its reading replaces the pieces' own (touching 54.7 -> 64.0 %, amounts 65.3 -> 71.3 % on the
 # benchmark; 0.7 reads one page more, multiplying the two readings instead reads fewer: benchmarks/RESULTS.md).
 PAIR_CONFIDENCE = 0.9
 # A box both helpers call two digits (the verifier gives it under PAIR_DOUBT_SINGLE of being one, the pair reader
@@ -168,7 +168,8 @@ class DigitReader:
         candidate cuts; all candidate pieces of all images are classified in one batched call, and each
         box keeps the segmentation (possibly itself, whole) whose pieces are read most confidently,
         have plausible widths and shapes for the digits they are read as, need the cheapest cuts and,
-        with a verifier, are most likely whole digits."""
+        with a verifier, are most likely whole digits. With a pair reader, every two neighbouring pieces
+        chosen are then read again together (``_reread_pairs``)."""
         whole_single, doubted = self._judge_boxes(segmentations)
         plans = self._map(lambda args: _split_plans(*args),
                           list(zip(segmentations, probabilities, doubted)))
@@ -245,18 +246,19 @@ class DigitReader:
         if self.verifier is None:
             return [{} for _ in segmentations], [set() for _ in segmentations]
         both = self.pair_reader is not None
-        candidates = [_wide_boxes(seg) + (_narrow_boxes(seg) if both else []) for seg in segmentations]
+        wide = [_boxes_by_width(seg, SPLIT_MIN_WIDTH) for seg in segmentations]
+        candidates = [idx + (_boxes_by_width(seg, NARROW_MIN_WIDTH, SPLIT_MIN_WIDTH) if both else [])
+                      for seg, idx in zip(segmentations, wide)]
         crops = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[i] for i in idx], [seg.members[i] for i in idx],
                                  [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, candidates)]
         singles = [p[:, 1] for p in self._classify(crops, self.verifier)]
-        pairs = self._classify(crops, self.pair_reader) if both else [np.zeros((len(c), 1)) for c in crops]
+        sure_pair = ([p.max(axis=1) >= PAIR_DOUBT_CONFIDENCE for p in self._classify(crops, self.pair_reader)] if both
+                     else [np.zeros(len(c), bool) for c in crops])
         whole_single, doubted = [], []
-        for seg, idx, single, pair in zip(segmentations, candidates, singles, pairs):
-            wide = set(_wide_boxes(seg))
+        for idx, wide_idx, single, sure in zip(candidates, wide, singles, sure_pair):
             whole_single.append({i: float(s) for i, s in zip(idx, single)})
-            doubted.append({i for i, s, p in zip(idx, single, pair)
-                            if (i in wide and s < VERIFIER_DOUBT)
-                            or (s < PAIR_DOUBT_SINGLE and p.max() >= PAIR_DOUBT_CONFIDENCE)})
+            doubted.append({i for i, s, pair in zip(idx, single, sure)
+                            if (i in wide_idx and s < VERIFIER_DOUBT) or (pair and s < PAIR_DOUBT_SINGLE)})
         return whole_single, doubted
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
@@ -375,21 +377,13 @@ class _SplitPlan:
         return [lookup[(a, b)] for a, b in zip(path, path[1:])]
 
 
-def _wide_boxes(seg: Segmentation) -> list[int]:
-    """Boxes that may hold touching digits: at least ``SPLIT_MIN_WIDTH`` row heights wide and 0.6 tall."""
+def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> list[int]:
+    """Boxes from ``low`` to under ``high`` row heights wide and at least 0.6 tall: ``SPLIT_MIN_WIDTH`` and up
+    may hold touching digits; from ``NARROW_MIN_WIDTH`` they may be a 1 glued to its neighbour."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
-    return [i for i, (_, _, w, h) in enumerate(seg.boxes) if w >= SPLIT_MIN_WIDTH * ref and h >= 0.6 * ref]
-
-
-def _narrow_boxes(seg: Segmentation) -> list[int]:
-    """Boxes narrower than ``_wide_boxes`` but at least ``NARROW_MIN_WIDTH`` row heights wide and 0.6 tall."""
-    if not seg.boxes:
-        return []
-    ref = reference_height(seg.boxes)
-    return [i for i, (_, _, w, h) in enumerate(seg.boxes) if NARROW_MIN_WIDTH * ref <= w < SPLIT_MIN_WIDTH * ref
-            and h >= 0.6 * ref]
+    return [i for i, (_, _, w, h) in enumerate(seg.boxes) if low * ref <= w < high * ref and h >= 0.6 * ref]
 
 
 def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None) -> list[_SplitPlan]:
@@ -404,7 +398,7 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int]
     stroke = 0.0
     plans = []
     doubted = doubted or set()
-    for index in sorted(set(_wide_boxes(seg)) | doubted):
+    for index in sorted(set(_boxes_by_width(seg, SPLIT_MIN_WIDTH)) | doubted):
         x, y, w, h = box = seg.boxes[index]
         if w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE and index not in doubted:
             continue
