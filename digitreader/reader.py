@@ -57,9 +57,9 @@ PAIR_CONFIDENCE = 0.9
 # A box both helpers call two digits (the verifier gives it under PAIR_DOUBT_SINGLE of being one, the pair reader
 # reads a pair with PAIR_DOUBT_CONFIDENCE) gets candidate cuts even when it is narrow (down to NARROW_MIN_WIDTH
 # row heights: a 1 glued to its neighbour) or read with confidence: touching 64.0 -> 67.3 % (seed-1 pages 58.0 ->
-# 61.3 %), one noisy page lost (a 7 read as 17), benchmarks/RESULTS.md.
+# 61.3 %); with 0.5 instead of 0.3 for the verifier a 7 on a noisy page was cut into 1 7 (benchmarks/RESULTS.md).
 NARROW_MIN_WIDTH = 0.3
-PAIR_DOUBT_SINGLE, PAIR_DOUBT_CONFIDENCE = 0.5, 0.99
+PAIR_DOUBT_SINGLE, PAIR_DOUBT_CONFIDENCE = 0.3, 0.99
 
 
 @dataclass
