@@ -163,12 +163,15 @@ def piece_mask(mask: np.ndarray, left: np.ndarray | None, right: np.ndarray | No
     return out
 
 
+WIDEST_DIGIT = 1.6  # x the row's digit height: handwritten digits are 0.15 to 1.6 times as wide as tall
+
+
 def width_prior(piece_width: float, height: float) -> float:
     """Log-plausibility of a piece this wide being one digit, given the row's digit height
-    (handwritten digits are 0.15 to 1.6 times as wide as tall)."""
+    (handwritten digits are 0.15 to ``WIDEST_DIGIT`` times as wide as tall)."""
     r = piece_width / max(height, 1.0)
-    if r > 1.6:
-        return -3.0 * (r - 1.6) / 0.25
+    if r > WIDEST_DIGIT:
+        return -3.0 * (r - WIDEST_DIGIT) / 0.25
     if r < 0.15:
         return -2.0 * (0.15 - r) / 0.05
     return 0.0

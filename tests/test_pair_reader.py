@@ -153,9 +153,46 @@ def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
              (np.array([0.3, 0.7]), sure_11, set())]  # the verifier must doubt it too
     for single, pairs, doubted in cases:
         reader = DigitReader(cache_dir=tmp_path, verifier=_Fixed("v", single), pair_reader=_Fixed("p", pairs))
-        whole_single, found = reader._judge_boxes([seg])
+        whole_single, found, _ = reader._judge_boxes([seg])
         assert found == [doubted] and set(whole_single[0]) >= doubted
         probabilities = reader._classify_all([seg])[0]
         assert [plan.index for plan in _split_plans(seg, probabilities, found[0])] == sorted(doubted)
     assert DigitReader(cache_dir=tmp_path, pair_reader=None, verifier=_Fixed("v", np.array([0.8, 0.2])))._judge_boxes(
         [seg])[1] == [set()]  # without the pair reader, narrow boxes are not judged at all
+
+
+def _wide_zero_page(width: int) -> np.ndarray:
+    """``48`` written apart, then a ``0`` drawn as one ellipse ``width`` px wide (the digits are 45 px tall)."""
+    import cv2
+    from conftest import draw_number
+
+    page, boxes = draw_number("48", height=60)
+    page = np.pad(page, ((0, 0), (0, width + 40)), constant_values=235)
+    top, height = boxes[0][1], boxes[0][3]
+    centre = (page.shape[1] - 20 - width // 2, top + height // 2)
+    cv2.ellipse(page, centre, (width // 2 - 3, height // 2 - 3), 0, 0, 360, 20, 6)
+    return page
+
+
+def test_a_wide_box_both_helpers_call_one_digit_stays_whole(tmp_path):
+    """A wide single digit (a 0 written 1.3 times as wide as tall) gets no candidate cuts when the verifier
+    accepts it as one digit and the pair reader is not sure it is a pair; either helper's doubt, no pair
+    reader, or a box wider than any digit (1.6 row heights) brings the cuts back."""
+    from digitreader.reader import _split_plans
+    from digitreader.segment import segment
+
+    sure_00, unsure_00 = np.full(100, 0.005 / 99), np.full(100, 0.2 / 99)
+    sure_00[0], unsure_00[0] = 0.995, 0.8
+    one, two = np.array([0.1, 0.9]), np.array([0.99, 0.01])
+    for width, single, pairs, planned in [(58, one, unsure_00, False), (58, two, unsure_00, True),
+                                          (58, one, sure_00, True), (58, one, None, True),
+                                          (90, one, unsure_00, True)]:
+        seg = segment(_wide_zero_page(width))
+        assert len(seg.boxes) == 3 and seg.boxes[2][2] >= 0.75 * seg.boxes[2][3]
+        reader = DigitReader(cache_dir=tmp_path, verifier=_Fixed("v", single),
+                             pair_reader=_Fixed("p", pairs) if pairs is not None else None)
+        _, doubted, trusted = reader._judge_boxes([seg])
+        assert (2 in trusted[0]) == (not planned)
+        probabilities = reader._classify_all([seg])[0]
+        plans = _split_plans(seg, probabilities, doubted[0], trusted[0])
+        assert (2 in [plan.index for plan in plans]) == planned, (width, single, pairs is None)
