@@ -239,11 +239,16 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         elif thickness <= loose and not horizontal and ph >= SIDE_LENGTH_RATIO * ref:
             accepted[k] = accepted[k] or any(_corner(pieces[k], other) for other in pieces
                                              if other.thickness <= loose and other.free)
-    for k, piece in enumerate(pieces):  # short pieces of a structure: tops of boxes, comb ticks
-        if accepted[k] or piece.thickness > loose or not piece.free:
-            continue
-        if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
-            accepted[k] = True
+    # Short pieces of a structure (tops of boxes, comb ticks) meet an accepted line at a corner; what they
+    # make acceptable in turn is too (a rule accepts a box's sides, the sides accept its top).
+    grown = True
+    while grown:
+        grown = False
+        for k, piece in enumerate(pieces):
+            if accepted[k] or piece.thickness > loose or not piece.free:
+                continue
+            if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
+                accepted[k] = grown = True
     for piece, keep in zip(pieces, accepted):
         if keep:
             lines[piece.y:piece.y + piece.h, piece.x:piece.x + piece.w][piece.pixels] = 255

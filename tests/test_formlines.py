@@ -157,3 +157,19 @@ def test_round_dilation_is_exact_for_handwriting_strokes_and_close_for_huge_ones
         exact = cv2.dilate(image, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
         same = (_dilate_round(image, reach) == exact).mean()
         assert same == 1.0 if reach <= MAX_EXACT_REACH else same >= 0.95, (reach, same)
+
+
+def test_tops_of_thick_boxes_standing_on_a_rule_are_removed_with_their_sides():
+    """Separate boxes drawn as thick as the writing, standing on a thin rule: the rule makes their sides
+    printed (they meet it at corners), and the sides make the boxes' tops and bottoms printed in turn."""
+    mask = np.zeros((130, 480), np.uint8)
+    lefts = range(30, 420, 75)
+    for x in lefts:
+        mask[30:97, x:x + 63] = 255
+        mask[35:92, x + 5:x + 58] = 0  # a box with 5 px borders
+        cv2.ellipse(mask, (x + 31, 63), (17, 22), 0, 0, 360, 255, 4)  # a 0 in every box
+    mask[101:104, 15:466] = 255  # the rule, 4 px under the boxes
+    lines = printed_lines(mask)
+    assert all(lines[32, x + 31] and lines[94, x + 31] for x in lefts)  # tops and bottoms
+    count, _ = cv2.connectedComponents(remove_lines(mask, lines))
+    assert count == 1 + len(lefts)
