@@ -169,6 +169,21 @@ def _corner(a: Piece, b: Piece) -> bool:
     return x_hit and y_hit and at_end
 
 
+def _held_at_both_ends(side: Piece, pieces: list[Piece], loose: float) -> bool:
+    """Whether thin free horizontal pieces meet a vertical ``side`` at its top and at its bottom, as a box's
+    top and bottom meet its sides. A straight ``1`` written on a rule meets it at one end only."""
+    tolerance = 3 + side.thickness
+    reach = tolerance + 0.2 * side.h  # sideways: a corner may be rounded or broken in the scan
+    centre = side.x + side.w / 2
+
+    def met(y: float) -> bool:
+        return any(p.horizontal and p.free and p.thickness <= loose
+                   and p.x - reach <= centre <= p.x + p.w + reach
+                   and abs(p.y + p.h / 2 - y) <= tolerance + p.thickness / 2 for p in pieces)
+
+    return met(side.y) and met(side.y + side.h)
+
+
 def printed_lines(mask: np.ndarray) -> np.ndarray:
     """uint8 mask (255) of the printed lines in an ink mask (see the module's rules). On a skewed page
     (long straight segments tilted by ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask
@@ -237,8 +252,8 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         elif thickness <= loose and extent >= RULE_LENGTH_RATIO * ref:  # no stroke is that long and straight
             accepted[k] = True
         elif thickness <= loose and not horizontal and ph >= SIDE_LENGTH_RATIO * ref:
-            accepted[k] = accepted[k] or any(_corner(pieces[k], other) for other in pieces
-                                             if other.thickness <= loose and other.free)
+            accepted[k] = accepted[k] or (_held_at_both_ends(pieces[k], pieces, loose) and any(
+                _corner(pieces[k], other) for other in pieces if other.thickness <= loose and other.free))
     # Short pieces of a structure (tops of boxes, comb ticks) meet an accepted line at a corner; what they
     # make acceptable in turn is too (a rule accepts a box's sides, the sides accept its top).
     grown = True
@@ -247,6 +262,9 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         for k, piece in enumerate(pieces):
             if accepted[k] or piece.thickness > loose or not piece.free:
                 continue
+            tall = not piece.horizontal and piece.h >= SIDE_LENGTH_RATIO * ref
+            if tall and not _held_at_both_ends(piece, pieces, loose):
+                continue  # a comb's tick is shorter than the writing: this is a 1 standing on a rule
             if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
                 accepted[k] = grown = True
     for piece, keep in zip(pieces, accepted):

@@ -173,3 +173,17 @@ def test_tops_of_thick_boxes_standing_on_a_rule_are_removed_with_their_sides():
     assert all(lines[32, x + 31] and lines[94, x + 31] for x in lefts)  # tops and bottoms
     count, _ = cv2.connectedComponents(remove_lines(mask, lines))
     assert count == 1 + len(lefts)
+
+
+def test_a_straight_1_standing_on_a_rule_is_no_box_side():
+    """A 1 written as one straight stroke, taller than the 0s beside it, standing on a rule: it meets the rule
+    at one end only, as no box's side does (a box's top and bottom meet its sides at both ends)."""
+    mask = np.zeros((140, 600), np.uint8)
+    cv2.line(mask, (0, 101), (599, 101), 255, 3)
+    for x in (80, 180, 400, 500):
+        cv2.ellipse(mask, (x, 66), (22, 26), 0, 0, 360, 255, 7)
+    cv2.line(mask, (290, 22), (290, 100), 255, 5)
+    lines = printed_lines(mask)
+    assert lines[101, 20] and not lines[30:95, 285:296].any()
+    cleaned = remove_lines(mask, lines)
+    assert cleaned[30:95, 287:294].all()
