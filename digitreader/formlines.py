@@ -184,6 +184,14 @@ def _held_at_both_ends(side: Piece, pieces: list[Piece], loose: float) -> bool:
     return met(side.y) and met(side.y + side.h)
 
 
+def _has_twin(side: Piece, pieces: list[Piece], loose: float) -> bool:
+    """Whether another thin vertical starts and ends with ``side``: a box has two sides, a comb several
+    ticks alike; a digit's stem standing on a rule, or reaching from one rule to the next, has no twin."""
+    tolerance = 3 + side.thickness
+    return any(not p.horizontal and p is not side and p.thickness <= loose and abs(p.y - side.y) <= tolerance
+               and abs(p.y + p.h - side.y - side.h) <= tolerance for p in pieces)
+
+
 def printed_lines(mask: np.ndarray) -> np.ndarray:
     """uint8 mask (255) of the printed lines in an ink mask (see the module's rules). On a skewed page
     (long straight segments tilted by ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask
@@ -252,8 +260,10 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         elif thickness <= loose and extent >= RULE_LENGTH_RATIO * ref:  # no stroke is that long and straight
             accepted[k] = True
         elif thickness <= loose and not horizontal and ph >= SIDE_LENGTH_RATIO * ref:
-            accepted[k] = accepted[k] or (_held_at_both_ends(pieces[k], pieces, loose) and any(
-                _corner(pieces[k], other) for other in pieces if other.thickness <= loose and other.free))
+            side = pieces[k]  # a box's side: its top and bottom meet it, and so does its other side
+            accepted[k] = accepted[k] or (_held_at_both_ends(side, pieces, loose) and _has_twin(side, pieces, loose)
+                                          and any(_corner(side, other) for other in pieces
+                                                  if other.thickness <= loose and other.free))
     # Short pieces of a structure (tops of boxes, comb ticks) meet an accepted line at a corner; what they
     # make acceptable in turn is too (a rule accepts a box's sides, the sides accept its top).
     grown = True
@@ -262,9 +272,9 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         for k, piece in enumerate(pieces):
             if accepted[k] or piece.thickness > loose or not piece.free:
                 continue
-            tall = not piece.horizontal and piece.h >= SIDE_LENGTH_RATIO * ref
-            if tall and not _held_at_both_ends(piece, pieces, loose):
-                continue  # a comb's tick is shorter than the writing: this is a 1 standing on a rule
+            if not piece.horizontal and not (_has_twin(piece, pieces, loose) and (
+                    piece.h < SIDE_LENGTH_RATIO * ref or _held_at_both_ends(piece, pieces, loose))):
+                continue  # not a box's side nor a comb's tick: a 1, or a digit's stem, standing on a rule
             if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
                 accepted[k] = grown = True
     for piece, keep in zip(pieces, accepted):

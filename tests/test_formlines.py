@@ -187,3 +187,18 @@ def test_a_straight_1_standing_on_a_rule_is_no_box_side():
     assert lines[101, 20] and not lines[30:95, 285:296].any()
     cleaned = remove_lines(mask, lines)
     assert cleaned[30:95, 287:294].all()
+
+
+def test_the_stem_of_a_9_standing_on_a_rule_is_no_comb_tick():
+    """A 9 whose straight stem stands on a rule meets it like a comb's tick, but a comb's ticks come alike
+    (same top, same bottom) and this stem has no twin: it stays with its loop."""
+    mask = np.zeros((140, 600), np.uint8)
+    cv2.line(mask, (0, 101), (599, 101), 255, 3)
+    for x in (80, 180, 400, 500):
+        cv2.ellipse(mask, (x, 66), (22, 26), 0, 0, 360, 255, 7)
+    cv2.ellipse(mask, (285, 58), (18, 16), 0, 0, 360, 255, 5)
+    cv2.line(mask, (302, 58), (302, 100), 255, 5)
+    lines = printed_lines(mask)
+    assert lines[101, 20] and not lines[60:95, 298:307].any()
+    count, _ = cv2.connectedComponents(remove_lines(mask, lines))
+    assert count == 1 + 5
