@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,9 @@ PAIR_CONFIDENCE = 0.9
 # 61.3 %); with 0.5 instead of 0.3 for the verifier a 7 on a noisy page was cut into 1 7 (benchmarks/RESULTS.md).
 NARROW_MIN_WIDTH = 0.3
 PAIR_DOUBT_SINGLE, PAIR_DOUBT_CONFIDENCE = 0.3, 0.99
+# Such a box at least SPLIT_MIN_WIDTH wide is cut in two even when it reads best whole (its two best pieces are then
+# read together by the pair reader): touching 68.0 -> 69.3 %; seed-1 pages: touching and amounts +1 page each,
+# noisy -1 (a wide 5 with a long bar, which the pair reader reads 55 at 0.991); benchmarks/RESULTS.md.
 # A box no wider than any digit (WIDEST_DIGIT) that the verifier accepts (>= WHOLE_TRUST_SINGLE) and the pair reader
 # does not read as a sure pair stays whole untried: wide single digits (a 0, 2 or 9 written 1.2-1.4 times as wide as
 # tall) were cut in two (noisy 96.0 -> 96.7 %, rows 94.7 -> 95.3 %, form 87.3 -> 88.0 %; seed-1 pages: clean and rows
@@ -76,6 +79,16 @@ class ReadItem:
     result: Result
     image: np.ndarray | None
     exception: DigitReaderError | None = None
+
+
+@dataclass
+class _Judgement:
+    """The helpers' view of one image's boxes that may hold several digits (see ``DigitReader._judge_boxes``)."""
+
+    single: dict[int, float] = field(default_factory=dict)  # the verifier's P(one whole digit), by box index
+    doubted: set[int] = field(default_factory=set)  # boxes that get candidate cuts whatever their width or reading
+    trusted: set[int] = field(default_factory=set)  # boxes that stay whole, no cuts tried
+    paired: set[int] = field(default_factory=set)  # wide boxes both helpers call two digits: cut in two at least
 
 
 class DigitReader:
@@ -176,9 +189,10 @@ class DigitReader:
         have plausible widths and shapes for the digits they are read as, need the cheapest cuts and,
         with a verifier, are most likely whole digits. With a pair reader, every two neighbouring pieces
         chosen are then read again together (``_reread_pairs``)."""
-        whole_single, doubted, trusted = self._judge_boxes(segmentations)
-        plans = self._map(lambda args: _split_plans(*args),
-                          list(zip(segmentations, probabilities, doubted, trusted)))
+        judgements = self._judge_boxes(segmentations)
+        plans = self._map(lambda args: _split_plans(*args), [(seg, probs, judged.doubted, judged.trusted) for
+                                                              seg, probs, judged in zip(segmentations, probabilities,
+                                                                                        judgements)])
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
@@ -189,14 +203,15 @@ class DigitReader:
         piece_single = ([p[:, 1] for p in self._classify(crops, self.verifier)] if self.verifier is not None
                         else [None] * len(crops))
         decisions = []  # per image: (plan, its pieces' probabilities, the chosen pieces or None)
-        for probs, seg_plans, pp, singles, wholes in zip(probabilities, plans, piece_probs, piece_single,
-                                                         whole_single):
+        for probs, seg_plans, pp, singles, judged in zip(probabilities, plans, piece_probs, piece_single,
+                                                         judgements):
             start = np.cumsum([0] + [len(plan.boxes) for plan in seg_plans])
             decisions.append([])
             for plan, offset in zip(seg_plans, start):
                 if singles is not None:
                     plan.single = singles[offset:offset + len(plan.boxes)]
-                    plan.whole_single = wholes[plan.index]
+                    plan.whole_single = judged.single[plan.index]
+                plan.paired = plan.index in judged.paired
                 own = pp[offset:offset + len(plan.boxes)].copy()
                 decisions[-1].append((plan, own, plan.choose(own, probs[plan.index])))
         if self.pair_reader is not None:
@@ -242,8 +257,7 @@ class DigitReader:
             if joint.max() >= PAIR_CONFIDENCE:
                 own[left], own[right] = joint.sum(axis=1), joint.sum(axis=0)
 
-    def _judge_boxes(self, segmentations: list[Segmentation]
-                     ) -> tuple[list[dict[int, float]], list[set[int]], list[set[int]]]:
+    def _judge_boxes(self, segmentations: list[Segmentation]) -> list[_Judgement]:
         """Per image, the helpers' view of each box that may hold several digits (one batched call per
         helper): the verifier's probability that it is one whole digit, and the boxes they doubt. A box is
         doubted when the verifier gives it under ``VERIFIER_DOUBT``, or when the verifier gives it under
@@ -251,10 +265,10 @@ class DigitReader:
         helpers this includes boxes too narrow to split by their width (a ``1`` glued to its neighbour
         is narrower than ``SPLIT_MIN_WIDTH`` row heights). A doubted box always gets candidate cuts. With both
         helpers, a box is trusted whole (no cuts tried) when it is narrower than ``WIDEST_DIGIT`` row heights, the
-        verifier gives it at least ``WHOLE_TRUST_SINGLE`` and the pair reader is not sure of a pair in it.
-        Returns, per image, the verifier's probabilities by box index, the doubted and the trusted boxes."""
+        verifier gives it at least ``WHOLE_TRUST_SINGLE`` and the pair reader is not sure of a pair in it; and a
+        box at least ``SPLIT_MIN_WIDTH`` wide that both call two digits is paired: cut in two at least."""
         if self.verifier is None:
-            return [{} for _ in segmentations], [set() for _ in segmentations], [set() for _ in segmentations]
+            return [_Judgement() for _ in segmentations]
         both = self.pair_reader is not None
         wide = [_boxes_by_width(seg, SPLIT_MIN_WIDTH) for seg in segmentations]
         candidates = [idx + (_boxes_by_width(seg, NARROW_MIN_WIDTH, SPLIT_MIN_WIDTH) if both else [])
@@ -264,15 +278,17 @@ class DigitReader:
         singles = [p[:, 1] for p in self._classify(crops, self.verifier)]
         sure_pair = ([p.max(axis=1) >= PAIR_DOUBT_CONFIDENCE for p in self._classify(crops, self.pair_reader)] if both
                      else [np.zeros(len(c), bool) for c in crops])
-        whole_single, doubted, trusted = [], [], []
+        judgements = []
         for seg, idx, wide_idx, single, sure in zip(segmentations, candidates, wide, singles, sure_pair):
-            whole_single.append({i: float(s) for i, s in zip(idx, single)})
-            doubted.append({i for i, s, pair in zip(idx, single, sure)
-                            if (i in wide_idx and s < VERIFIER_DOUBT) or (pair and s < PAIR_DOUBT_SINGLE)})
+            paired = {i for i, s, pair in zip(idx, single, sure) if pair and s < PAIR_DOUBT_SINGLE}
             widest = WIDEST_DIGIT * reference_height(seg.boxes) if seg.boxes else 0.0
-            trusted.append({i for i, s, pair in zip(idx, single, sure)
-                            if both and s >= WHOLE_TRUST_SINGLE and not pair and seg.boxes[i][2] < widest})
-        return whole_single, doubted, trusted
+            judgements.append(_Judgement(
+                single={i: float(s) for i, s in zip(idx, single)},
+                doubted=paired | {i for i, s in zip(idx, single) if i in wide_idx and s < VERIFIER_DOUBT},
+                trusted={i for i, s, pair in zip(idx, single, sure)
+                         if both and s >= WHOLE_TRUST_SINGLE and not pair and seg.boxes[i][2] < widest},
+                paired=paired & set(wide_idx)))
+        return judgements
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
                              probabilities: list[np.ndarray]) -> list[np.ndarray]:
@@ -362,6 +378,7 @@ class _SplitPlan:
     masks: list[np.ndarray]
     single: np.ndarray | None = None  # the verifier's P(one whole digit) per piece, when there is a verifier
     whole_single: float | None = None  # ... and for the whole box
+    paired: bool = False  # both helpers call the box two digits (see DigitReader._judge_boxes)
 
     def _score(self, box: tuple[int, int, int, int], p: np.ndarray, whole: bool = False,
                single: float | None = None) -> float:
@@ -378,12 +395,17 @@ class _SplitPlan:
         return score
 
     def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:
-        """Indices of the pieces of the best segmentation, or None when the box stays whole."""
-        scores = {(0, self.n_cuts + 1): self._score(self.box, whole, whole=True, single=self.whole_single)}
+        """Indices of the pieces of the best segmentation, or None when the box stays whole. A ``paired`` box
+        whose best segmentation is itself, whole, is cut into its best two pieces: the pair reader will read
+        them together (a ``1`` overlapping a ``0`` leaves no piece that reads ``0``, so the whole ``0`` won)."""
+        scores = {}
         for k, (pair, box, p) in enumerate(zip(self.pairs, self.boxes, piece_probs)):
             single = float(self.single[k]) if self.single is not None else None
             scores[pair] = self._score(box, p, single=single) + (self.cut_scores[pair[0] - 1] if pair[0] > 0 else 0.0)
-        path = best_split(self.n_cuts, scores)
+        whole_score = self._score(self.box, whole, whole=True, single=self.whole_single)
+        path = best_split(self.n_cuts, {(0, self.n_cuts + 1): whole_score, **scores})
+        if len(path) <= 2 and self.paired:
+            path = best_split(self.n_cuts, scores, max_pieces=2)
         if len(path) <= 2:
             return None
         lookup = {pair: k for k, pair in enumerate(self.pairs)}

@@ -153,12 +153,13 @@ def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
              (np.array([0.3, 0.7]), sure_11, set())]  # the verifier must doubt it too
     for single, pairs, doubted in cases:
         reader = DigitReader(cache_dir=tmp_path, verifier=_Fixed("v", single), pair_reader=_Fixed("p", pairs))
-        whole_single, found, _ = reader._judge_boxes([seg])
-        assert found == [doubted] and set(whole_single[0]) >= doubted
+        [judged] = reader._judge_boxes([seg])
+        assert judged.doubted == doubted and set(judged.single) >= doubted
+        assert 2 not in judged.paired  # too narrow to be cut in two by force
         probabilities = reader._classify_all([seg])[0]
-        assert [plan.index for plan in _split_plans(seg, probabilities, found[0])] == sorted(doubted)
+        assert [plan.index for plan in _split_plans(seg, probabilities, judged.doubted)] == sorted(doubted)
     assert DigitReader(cache_dir=tmp_path, pair_reader=None, verifier=_Fixed("v", np.array([0.8, 0.2])))._judge_boxes(
-        [seg])[1] == [set()]  # without the pair reader, narrow boxes are not judged at all
+        [seg])[0].doubted == set()  # without the pair reader, narrow boxes are not judged at all
 
 
 def _wide_zero_page(width: int) -> np.ndarray:
@@ -191,8 +192,8 @@ def test_a_wide_box_both_helpers_call_one_digit_stays_whole(tmp_path):
         assert len(seg.boxes) == 3 and seg.boxes[2][2] >= 0.75 * seg.boxes[2][3]
         reader = DigitReader(cache_dir=tmp_path, verifier=_Fixed("v", single),
                              pair_reader=_Fixed("p", pairs) if pairs is not None else None)
-        _, doubted, trusted = reader._judge_boxes([seg])
-        assert (2 in trusted[0]) == (not planned)
+        [judged] = reader._judge_boxes([seg])
+        assert (2 in judged.trusted) == (not planned)
         probabilities = reader._classify_all([seg])[0]
-        plans = _split_plans(seg, probabilities, doubted[0], trusted[0])
+        plans = _split_plans(seg, probabilities, judged.doubted, judged.trusted)
         assert (2 in [plan.index for plan in plans]) == planned, (width, single, pairs is None)

@@ -166,3 +166,22 @@ def test_the_verifier_keeps_a_one_from_being_swallowed_by_its_neighbour():
     assert plan(np.array([0.99, 0.98, 0.99, 0.05]), 0.01).choose(pieces, whole) == [0, 1, 2]
     # a verifier that believes '16' is one digit changes nothing
     assert plan(np.array([0.99, 0.98, 0.99, 0.97]), 0.01).choose(pieces, whole) == [0, 3]
+
+
+def test_a_paired_box_that_reads_best_whole_is_cut_into_its_best_two_pieces():
+    """The numbers of a real case (touching page of the benchmark): '10' whose 1 overlaps the 0, so no piece
+    reads 0 and the whole box, read as a 0, wins. When both helpers call the box two digits (``paired``), its
+    best two pieces are taken instead (the pair reader then reads them together)."""
+    from digitreader.reader import _SplitPlan
+
+    def plan(paired: bool) -> _SplitPlan:
+        boxes = [(73, 86, 44, 102), (73, 86, 66, 102), (98, 86, 84, 101), (120, 86, 62, 91)]
+        return _SplitPlan(index=0, box=(73, 86, 109, 102), n_cuts=2, height=92.0, cut_scores=[-0.3, -0.21],
+                          pairs=[(0, 1), (0, 2), (1, 3), (2, 3)], boxes=boxes,
+                          masks=[np.ones((b[3], b[2]), bool) for b in boxes],
+                          single=np.array([0.905, 0.011, 1.0, 1.0]), whole_single=0.164, paired=paired)
+
+    pieces = np.stack([_probs(1, 0.953), _probs(4, 0.846), _probs(7, 0.419), _probs(7, 0.985)])
+    whole = _probs(0, 0.976)
+    assert plan(False).choose(pieces, whole) is None
+    assert plan(True).choose(pieces, whole) == [0, 2]  # '1' and the rest, not '4' and a sliver
