@@ -9,6 +9,7 @@ right; greedy one-to-one by IoU), mean IoU (best IoU of each true box), and read
 
 ``--charset decimal`` reads with separators and compares each row with the truth's ``text_lines``
 (digits plus the ``.`` ``,`` ``-`` written on the page); ``digits`` (default) compares ``lines``.
+``--scale 0.5`` (or 2) reads every page resized, as a scan at half (twice) the resolution would show it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def score_image(truth: dict, lines: list[str], digits: list[tuple[int, tuple]], 
             "matches": matches, "predicted": len(digits), "truth": len(true_boxes), "iou_sum": sum(best)}
 
 
+def rescaled(image: np.ndarray, truth: dict, factor: float) -> tuple[np.ndarray, dict]:
+    """The page resized by ``factor`` (area resampling down, cubic up) and its truth with the boxes scaled."""
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
+    digits = [{**d, "box": [round(v * factor) for v in d["box"]]} for d in truth["digits"]]
+    return image, {**truth, "digits": digits}
+
+
 def summarise(rows: list[dict], latencies: list[float]) -> dict:
     n = len(rows)
     predicted, truth, matches = (sum(r[k] for r in rows) for k in ("predicted", "truth", "matches"))
@@ -112,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="pair reader: auto (the shipped one), a model file, or none")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST test accuracy of the models")
     parser.add_argument("--categories", type=synth.parse_categories, default=None, help="score only these")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="resize every page (and its true boxes) by this factor before reading: "
+                             "0.5 is a scan at half the resolution, 2 at twice")
     args = parser.parse_args(argv)
 
     truth_file = args.data / "truth.jsonl"
@@ -133,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         seen[category] += 1
         image = decode_image_file(args.data / truth["file"])
+        if args.scale != 1.0:
+            image, truth = rescaled(image, truth, args.scale)
         started = time.perf_counter()
         result = reader.read(image, path=truth["file"])
         latencies[category].append(time.perf_counter() - started)
