@@ -54,7 +54,7 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Give up when the source opens or sends no frame for S seconds.")
 @click.option("--scale", type=click.FloatRange(0.1, 1.0), default=1.0, show_default=True, metavar="F",
               help="Read each frame resized by F (0.5: four times fewer pixels, faster; digits must stay over "
-                   "~20 px tall). Boxes are reported in full-frame pixels.")
+                   "~20 px tall: a reduced frame is not enlarged again). Boxes are reported in full-frame pixels.")
 @click.option("--workers", type=click.IntRange(1, 8), default=None, metavar="N",
               help="Reading threads (default: 2 for a file on 2+ cores, 1 for a live source: lowest latency).")
 @click.option("--max-frames", type=click.IntRange(1), default=None, metavar="N", help="Stop after N frames.")

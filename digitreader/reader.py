@@ -19,7 +19,16 @@ from .marks import place_marks
 from .normalise import crops_for_boxes
 from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
-from .segment import Segmentation, close_pairs, merge_pair, reference_height, segment, stroke_width, union_box
+from .segment import (
+    Segmentation,
+    close_pairs,
+    merge_pair,
+    reference_height,
+    segment,
+    segment_at_working_scale,
+    stroke_width,
+    union_box,
+)
 from .split import (
     WIDEST_DIGIT,
     aspect_prior,
@@ -128,6 +137,9 @@ class DigitReader:
         # Several images are segmented in parallel threads (OpenCV and NumPy release the GIL): 1 = serial.
         self.threads = max(1, threads if threads is not None else min(4, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
+        # Digits far from the heights the segmentation was made for are segmented on a resized copy (see
+        # segment_at_working_scale); off, every image is segmented at its own size (the webcam's --scale).
+        self.working_scale = True
 
     def read(self, image: np.ndarray | str | Path, path: str | None = None) -> Result:
         """Read one image (an array, or a path to decode). Raises DigitReaderError for bad files."""
@@ -139,7 +151,8 @@ class DigitReader:
     def read_many(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Result]:
         """Read several decoded images with one batched classifier call for all their digits."""
         paths = paths or [f"<array {i}>" for i in range(len(images))]
-        segmentations = self._map(lambda image: segment(image, self.polarity), images)
+        segment_one = segment_at_working_scale if self.working_scale else segment
+        segmentations = self._map(lambda image: segment_one(image, self.polarity), images)
         segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
@@ -152,11 +165,15 @@ class DigitReader:
     def _write_debug(self, images: list[np.ndarray], paths: list[str], segmentations: list[Segmentation],
                      segmented: list[list], probabilities: list[np.ndarray]) -> None:
         """``debug_dir``: binarised image, boxes before and after merge/split, every final 28x28 crop."""
+        import cv2
+
         from .debug import debug_stem, write_debug
 
         for image, path, seg, before, probs in zip(images, paths, segmentations, segmented, probabilities):
             self._debug_count = getattr(self, "_debug_count", 0) + 1
             crops = crops_for_boxes(seg.ink, seg.labels, seg.boxes, seg.members, seg.masks)
+            if seg.scale != 1.0:  # the pictures are drawn at the working scale, where the boxes were found
+                image = cv2.resize(image, (seg.mask.shape[1], seg.mask.shape[0]), interpolation=cv2.INTER_AREA)
             write_debug(self.debug_dir, debug_stem(path, self._debug_count), image, seg.mask, before, seg.boxes,
                         seg.lines, crops, probs)
 
@@ -339,13 +356,14 @@ class DigitReader:
     def _result(self, path: str, seg: Segmentation, probabilities: np.ndarray, shape: tuple) -> Result:
         """Digits in reading order with their most likely value and its probability."""
         digits = tuple(
-            Digit(value=int(p.argmax()), confidence=float(p.max()), box=box, line=line)
+            Digit(value=int(p.argmax()), confidence=float(p.max()), box=seg.image_box(box), line=line)
             for box, line, p in zip(seg.boxes, seg.lines, probabilities)
         )
         marks: tuple[Mark, ...] = ()
         if self.charset == "decimal":
             placed = place_marks([box for box, _ in seg.marks], seg.boxes, seg.lines)
-            marks = tuple(Mark(char, box, line) for char, box, line in sorted(placed, key=lambda m: (m[2], m[1][0])))
+            marks = tuple(Mark(char, seg.image_box(box), line)
+                          for char, box, line in sorted(placed, key=lambda m: (m[2], m[1][0])))
         return Result(path=path, digits=digits, model=self.classifier.name, min_confidence=self.min_confidence,
                       image_size=(int(shape[1]), int(shape[0])), marks=marks, charset=self.charset)
 

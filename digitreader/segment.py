@@ -10,6 +10,7 @@ with the classifier (``split.py``, ``reader.py``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -26,6 +27,10 @@ MAX_COMPONENTS = 3000  # more ink pieces than this (halftone, noise): only the b
 MIN_PAPER_LEVEL = 32.0  # paper darker than this (grey levels) is not paper: ink is measured against at least this
 HYSTERESIS_STEPS = 2
 WEAK_RATIO = 0.75  # hysteresis: faint ink down to this x the threshold is kept when it touches strong ink
+WORKING_HEIGHTS = (36.0, 110.0)  # px: digits this tall are segmented as they are ...
+WORKING_HEIGHT = 64.0  # ... others on a copy resized to make them this tall
+MAX_WORKING_PIXELS = 12_000_000  # ... at most this big
+SMALLEST_DIGIT = 12.0  # px: "digits" shorter than this are specks; the page is not enlarged for them
 STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row height) to a member's box
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
@@ -45,6 +50,18 @@ class Segmentation:
     polarity: str = "dark"
     masks: list[np.ndarray | None] = field(default_factory=list)  # explicit (h, w) bool pixels of a box, or None
     marks: list[tuple[Box, list[int]]] = field(default_factory=list)  # small non-digit marks set aside
+    scale: float = 1.0  # the arrays and boxes are this many times the size of the image read ...
+    image_size: tuple[int, int] | None = None  # ... whose (width, height) this is, when scale is not 1
+
+    def image_box(self, box: Box) -> Box:
+        """``box`` (working scale) in the coordinates of the image read."""
+        if self.scale == 1.0 or self.image_size is None:
+            return box
+        width, height = self.image_size
+        x0, y0 = math.floor(box[0] / self.scale), math.floor(box[1] / self.scale)
+        x1 = min(width, math.ceil((box[0] + box[2]) / self.scale))
+        y1 = min(height, math.ceil((box[1] + box[3]) / self.scale))
+        return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
 
     def __post_init__(self) -> None:
         if len(self.masks) != len(self.boxes):
@@ -145,6 +162,28 @@ def hysteresis(strong: np.ndarray, weak: np.ndarray, steps: int = HYSTERESIS_STE
     for _ in range(steps):
         kept = cv2.bitwise_or(kept, cv2.bitwise_and(weak, cv2.dilate(kept, kernel)))
     return kept
+
+
+def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segmentation:
+    """:func:`segment`, again on a resized copy when the digits found are not ``WORKING_HEIGHTS`` px tall
+    (the heights every size rule here was made for: a 150 dpi scan's digits may be 20 px tall, a 600 dpi
+    scan's 200 px) and not specks (under ``SMALLEST_DIGIT``). The copy puts them at ``WORKING_HEIGHT``, within
+    ``MAX_WORKING_PIXELS``; the result's ``scale`` says how to map its boxes back (:meth:`Segmentation.image_box`)."""
+    seg = segment(image, polarity)
+    if not seg.boxes:
+        return seg
+    height = reference_height(seg.boxes)
+    if WORKING_HEIGHTS[0] <= height <= WORKING_HEIGHTS[1] or height < SMALLEST_DIGIT:
+        return seg  # in range, or specks (halftone, noise): no digit is readable that small
+    h, w = image.shape[:2]
+    factor = min(WORKING_HEIGHT / height, math.sqrt(MAX_WORKING_PIXELS / (h * w)))
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    if abs(factor - 1.0) < 0.1 or min(size) < 16:
+        return seg
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
+    scaled = segment(resized, seg.polarity)
+    scaled.scale, scaled.image_size = size[0] / w, (w, h)
+    return scaled
 
 
 def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True) -> Segmentation:

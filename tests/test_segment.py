@@ -190,3 +190,17 @@ def test_a_fives_thick_flat_bar_joins_the_rest_of_the_five():
     assert _same_digit(bar, rest, 75.0) and _same_digit(rest, bar, 75.0)
     assert not _same_digit((697 + 75, 63, 92, 42), rest, 75.0)  # the same bar beside the digit, not over it
     assert not _same_digit((689, 84, 92, 20), (689, 40, 56, 39), 75.0)  # a flat stroke below a piece: no bar
+
+
+@pytest.mark.parametrize("height, enlarged", [(18, True), (260, False)])
+def test_digits_far_from_the_working_height_are_segmented_on_a_resized_copy(height, enlarged):
+    """Digits 18 px or 260 px tall are segmented on a copy that makes them about 64 px tall; the boxes map
+    back to the image's coordinates. Digits 60 px tall are segmented as they are."""
+    from digitreader.segment import segment_at_working_scale
+
+    page, truth = draw_number("4710", height=height)
+    seg = segment_at_working_scale(page)
+    assert (seg.scale > 1.5) if enlarged else (seg.scale < 0.5)
+    assert len(seg.boxes) == 4
+    assert all(iou(seg.image_box(b), t) > 0.7 for b, t in zip(seg.boxes, truth))
+    assert segment_at_working_scale(draw_number("4710", height=60)[0]).scale == 1.0

@@ -153,6 +153,7 @@ class WebcamSession:
         """Read the digits in ``image`` (only inside the region of interest, if one is set)."""
         height, width = image.shape[:2]
         scale = self.options.scale
+        self.reader.working_scale = scale == 1.0  # a frame reduced for speed (--scale) is not enlarged again
         if self.roi is None and scale == 1.0:
             return self.reader.read(image, path=self.source.name)
         roi = (0, 0, width, height) if self.roi is None else clip_roi(self.roi, width, height)
