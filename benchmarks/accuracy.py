@@ -9,7 +9,8 @@ right; greedy one-to-one by IoU), mean IoU (best IoU of each true box), and read
 
 ``--charset decimal`` reads with separators and compares each row with the truth's ``text_lines``
 (digits plus the ``.`` ``,`` ``-`` written on the page); ``digits`` (default) compares ``lines``.
-``--scale 0.5`` (or 2) reads every page resized, as a scan at half (twice) the resolution would show it.
+``--scale 0.5`` (or 2) reads every page resized, as a scan at half (twice) the resolution would show it;
+``--rotate 3`` reads every page rotated by 3 degrees, as a skewed scan.
 """
 
 from __future__ import annotations
@@ -79,6 +80,28 @@ def rescaled(image: np.ndarray, truth: dict, factor: float) -> tuple[np.ndarray,
     return image, {**truth, "digits": digits}
 
 
+def rotated(image: np.ndarray, truth: dict, degrees: float) -> tuple[np.ndarray, dict]:
+    """The page rotated by ``degrees`` on a canvas that holds all of it (corners in its median colour), and its
+    truth with each box replaced by the box around its rotated corners."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+    matrix[0, 2] += nw / 2 - w / 2
+    matrix[1, 2] += nh / 2 - h / 2
+    paper = np.median(image.reshape(-1, image.shape[2] if image.ndim == 3 else 1), axis=0)
+    image = cv2.warpAffine(image, matrix, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=tuple(float(v) for v in paper))
+
+    def box_of(box: list[int]) -> list[int]:
+        x, y, bw, bh = box
+        corners = np.array([[x, y, 1], [x + bw, y, 1], [x, y + bh, 1], [x + bw, y + bh, 1]], float) @ matrix.T
+        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+        return [int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))]
+
+    return image, {**truth, "digits": [{**d, "box": box_of(d["box"])} for d in truth["digits"]]}
+
+
 def summarise(rows: list[dict], latencies: list[float]) -> dict:
     n = len(rows)
     predicted, truth, matches = (sum(r[k] for r in rows) for k in ("predicted", "truth", "matches"))
@@ -121,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="pair reader: auto (the shipped one), a model file, or none")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST test accuracy of the models")
     parser.add_argument("--categories", type=synth.parse_categories, default=None, help="score only these")
+    parser.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                        help="rotate every page by DEG degrees (counter-clockwise; bilinear, on a canvas that "
+                             "holds it all, corners in the paper's colour) before reading: a skewed scan")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="resize every page (and its true boxes) by this factor before reading: "
                              "0.5 is a scan at half the resolution, 2 at twice")
@@ -147,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         image = decode_image_file(args.data / truth["file"])
         if args.scale != 1.0:
             image, truth = rescaled(image, truth, args.scale)
+        if args.rotate:
+            image, truth = rotated(image, truth, args.rotate)
         started = time.perf_counter()
         result = reader.read(image, path=truth["file"])
         latencies[category].append(time.perf_counter() - started)
