@@ -28,6 +28,7 @@ ALIGNED_THICKNESS = (0.75, 1.3, 2.4)  # aligned sides: thinner than the first or
 ALIGN_TOLERANCE = 2  # px: sides of one row of printed boxes start and end together
 ALIGNED_LENGTH_RATIO = 0.9  # ... and are about as tall as the writing in them, or taller
 SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
+SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.8, 0.5, 4  # box tops: 0.8 digit heights, 4 within 0.5 deg
 MIN_SKEW, MAX_SKEW = 0.4, 8.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 
@@ -196,9 +197,15 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     """uint8 mask (255) of the printed lines in an ink mask (see the module's rules). On a skewed page
     (long straight segments tilted by ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask
     rotated level and rotated back."""
-    angle = skew_angle(mask)
+    tilt = _long_line_tilt(mask)
+    angle = tilt if tilt is not None and abs(tilt) >= MIN_SKEW else 0.0
     if angle == 0.0:
-        return _level_printed_lines(mask)
+        lines = _level_printed_lines(mask)
+        if tilt is not None or not lines.any():
+            return lines
+        angle = box_row_tilt(mask)  # lines but no long one: the short sides of tilted boxes?
+        if angle == 0.0:
+            return lines
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     level = cv2.warpAffine(mask, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -212,32 +219,59 @@ def skew_angle(mask: np.ndarray) -> float:
     are, or when there are none): the median tilt of the long near-horizontal Hough segments, found
     on a copy at most ``SKEW_SIDE`` px wide; only pages with a piece of ink two digit heights long
     are looked at."""
+    tilt = _long_line_tilt(mask)
+    return tilt if tilt is not None and abs(tilt) >= MIN_SKEW else 0.0
+
+
+def _long_line_tilt(mask: np.ndarray) -> float | None:
+    """The median tilt of the long near-level Hough segments (see :func:`skew_angle`), or None if none."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     widths = stats[1:, cv2.CC_STAT_WIDTH]
     keep = stats[1:, cv2.CC_STAT_AREA] >= 4
     if not keep.any():
-        return 0.0
+        return None
     ref = float(np.median(heights[keep][heights[keep] >= 0.5 * heights[keep].max()]))
     if ref <= 0 or not (widths >= 2 * ref).any():
+        return None
+    scale = min(1.0, SKEW_SIDE / max(mask.shape))
+    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
+    small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    small = np.where(small > 64, 255, 0).astype(np.uint8)
+    near = _near_level_tilts(small, max(10, int(2 * ref * scale)))
+    return float(np.median(near)) if len(near) else None
+
+
+def box_row_tilt(mask: np.ndarray) -> float:
+    """Degrees to rotate by to level a page whose printed lines are all short (the tops and bottoms of a row
+    of separate boxes, no long rule): the median tilt of the straight near-level Hough segments at least
+    ``SHORT_TILT_RATIO`` digit heights long, when ``MIN_AGREEING`` of them agree on it within
+    ``TILT_AGREEMENT`` degrees (a digit's bar has a tilt of its own); 0.0 otherwise."""
+    ref = digit_height(mask)
+    if ref <= 0:
         return 0.0
     scale = min(1.0, SKEW_SIDE / max(mask.shape))
     size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
     small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
     small = np.where(small > 64, 255, 0).astype(np.uint8)
-    length = max(10, int(2 * ref * scale))
+    near = _near_level_tilts(small, max(10, int(SHORT_TILT_RATIO * ref * scale)))
+    near = near[np.abs(near - np.median(near)) <= TILT_AGREEMENT] if len(near) else near
+    if len(near) < MIN_AGREEING:
+        return 0.0
+    angle = float(np.median(near))
+    return angle if abs(angle) >= MIN_SKEW else 0.0
+
+
+def _near_level_tilts(small: np.ndarray, length: int) -> np.ndarray:
+    """Tilts (degrees) of the straight Hough segments at least ``length`` px long within ``MAX_SKEW`` of level."""
     segments = cv2.HoughLinesP(small, 1, np.pi / 720, threshold=length, minLineLength=length, maxLineGap=2)
     if segments is None:
-        return 0.0
+        return np.zeros(0)
     segments = np.asarray(segments, np.float64).reshape(-1, 4)  # (N, 1, 4) or (N, 4) by OpenCV version
     x0, y0, x1, y1 = segments.T
     tilt = np.degrees(np.arctan2(y1 - y0, x1 - x0))
     tilt = np.where(tilt > 90, tilt - 180, np.where(tilt < -90, tilt + 180, tilt))
-    near = tilt[np.abs(tilt) <= MAX_SKEW]
-    if len(near) < 1:
-        return 0.0
-    angle = float(np.median(near))
-    return angle if abs(angle) >= MIN_SKEW else 0.0
+    return tilt[np.abs(tilt) <= MAX_SKEW]
 
 
 def _level_printed_lines(mask: np.ndarray) -> np.ndarray:

@@ -202,3 +202,20 @@ def test_the_stem_of_a_9_standing_on_a_rule_is_no_comb_tick():
     assert lines[101, 20] and not lines[60:95, 298:307].any()
     count, _ = cv2.connectedComponents(remove_lines(mask, lines))
     assert count == 1 + 5
+
+
+def test_a_row_of_separate_boxes_tilted_by_a_skewed_scan_is_levelled_and_removed():
+    """Separate boxes and no rule, the page tilted 3 degrees: no line is long enough to measure the tilt by,
+    but the boxes' tops and bottoms agree on it, so the boxes are found on the levelled mask and go whole."""
+    from digitreader.formlines import box_row_tilt
+
+    mask = np.zeros((200, 620), np.uint8)
+    lefts = range(40, 560, 90)
+    for x in lefts:
+        cv2.rectangle(mask, (x, 60), (x + 70, 140), 255, 2)
+        cv2.ellipse(mask, (x + 35, 100), (18, 28), 0, 0, 360, 255, 6)  # a 0 in every box
+    rotation = cv2.getRotationMatrix2D((310, 100), 3.0, 1.0)
+    tilted = cv2.warpAffine(mask, rotation, (620, 200), flags=cv2.INTER_NEAREST)
+    assert abs(box_row_tilt(tilted) + 3.0) < 0.5
+    count, _ = cv2.connectedComponents(remove_lines(tilted, printed_lines(tilted)))
+    assert count == 1 + len(lefts)  # the six 0s, each alone
