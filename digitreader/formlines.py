@@ -234,11 +234,7 @@ def _long_line_tilt(mask: np.ndarray) -> float | None:
     ref = float(np.median(heights[keep][heights[keep] >= 0.5 * heights[keep].max()]))
     if ref <= 0 or not (widths >= 2 * ref).any():
         return None
-    scale = min(1.0, SKEW_SIDE / max(mask.shape))
-    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
-    small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    small = np.where(small > 64, 255, 0).astype(np.uint8)
-    near = _near_level_tilts(small, max(10, int(2 * ref * scale)))
+    near = _near_level_tilts(mask, 2 * ref)
     return float(np.median(near)) if len(near) else None
 
 
@@ -250,11 +246,7 @@ def box_row_tilt(mask: np.ndarray) -> float:
     ref = digit_height(mask)
     if ref <= 0:
         return 0.0
-    scale = min(1.0, SKEW_SIDE / max(mask.shape))
-    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
-    small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    small = np.where(small > 64, 255, 0).astype(np.uint8)
-    near = _near_level_tilts(small, max(10, int(SHORT_TILT_RATIO * ref * scale)))
+    near = _near_level_tilts(mask, SHORT_TILT_RATIO * ref)
     near = near[np.abs(near - np.median(near)) <= TILT_AGREEMENT] if len(near) else near
     if len(near) < MIN_AGREEING:
         return 0.0
@@ -262,8 +254,14 @@ def box_row_tilt(mask: np.ndarray) -> float:
     return angle if abs(angle) >= MIN_SKEW else 0.0
 
 
-def _near_level_tilts(small: np.ndarray, length: int) -> np.ndarray:
-    """Tilts (degrees) of the straight Hough segments at least ``length`` px long within ``MAX_SKEW`` of level."""
+def _near_level_tilts(mask: np.ndarray, length: float) -> np.ndarray:
+    """Tilts (degrees) of the straight Hough segments at least ``length`` px (of ``mask``) long within
+    ``MAX_SKEW`` of level, searched on a copy at most ``SKEW_SIDE`` px wide."""
+    scale = min(1.0, SKEW_SIDE / max(mask.shape))
+    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
+    small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    small = np.where(small > 64, 255, 0).astype(np.uint8)
+    length = max(10, int(length * scale))
     segments = cv2.HoughLinesP(small, 1, np.pi / 720, threshold=length, minLineLength=length, maxLineGap=2)
     if segments is None:
         return np.zeros(0)
@@ -285,6 +283,11 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         pieces, stroke = line_pieces(mask, int(SHORT_LINE_RATIO * ref), loose=ALIGNED_THICKNESS[2])
     strict, loose = STRICT_THINNESS * stroke, STRUCTURE_THINNESS * stroke
     accepted = _aligned_sides(pieces, stroke, ref)
+    # A vertical may join a structure through a corner only as a box's side (taller than the writing: its top
+    # and bottom meet it, and it has a twin, the box's other side) or a comb's tick (with twins): a 1, or a
+    # digit's stem, standing on a rule is neither.
+    structural = [p.horizontal or (_has_twin(p, pieces, loose) and (
+        p.h < SIDE_LENGTH_RATIO * ref or _held_at_both_ends(p, pieces, loose))) for p in pieces]
     for k, (horizontal, _, _, pw, ph, thickness, _, free) in enumerate(pieces):
         if not free:
             continue
@@ -294,21 +297,16 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         elif thickness <= loose and extent >= RULE_LENGTH_RATIO * ref:  # no stroke is that long and straight
             accepted[k] = True
         elif thickness <= loose and not horizontal and ph >= SIDE_LENGTH_RATIO * ref:
-            side = pieces[k]  # a box's side: its top and bottom meet it, and so does its other side
-            accepted[k] = accepted[k] or (_held_at_both_ends(side, pieces, loose) and _has_twin(side, pieces, loose)
-                                          and any(_corner(side, other) for other in pieces
-                                                  if other.thickness <= loose and other.free))
+            accepted[k] = accepted[k] or (structural[k] and any(_corner(pieces[k], other) for other in pieces
+                                                                if other.thickness <= loose and other.free))
     # Short pieces of a structure (tops of boxes, comb ticks) meet an accepted line at a corner; what they
     # make acceptable in turn is too (a rule accepts a box's sides, the sides accept its top).
     grown = True
     while grown:
         grown = False
         for k, piece in enumerate(pieces):
-            if accepted[k] or piece.thickness > loose or not piece.free:
+            if accepted[k] or piece.thickness > loose or not piece.free or not structural[k]:
                 continue
-            if not piece.horizontal and not (_has_twin(piece, pieces, loose) and (
-                    piece.h < SIDE_LENGTH_RATIO * ref or _held_at_both_ends(piece, pieces, loose))):
-                continue  # not a box's side nor a comb's tick: a 1, or a digit's stem, standing on a rule
             if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
                 accepted[k] = grown = True
     for piece, keep in zip(pieces, accepted):

@@ -172,7 +172,7 @@ class DigitReader:
         for image, path, seg, before, probs in zip(images, paths, segmentations, segmented, probabilities):
             self._debug_count = getattr(self, "_debug_count", 0) + 1
             crops = crops_for_boxes(seg.ink, seg.labels, seg.boxes, seg.members, seg.masks)
-            if seg.scale != 1.0:  # the pictures are drawn at the working scale, where the boxes were found
+            if seg.image_size is not None:  # the pictures show the resized copy, where the boxes were found
                 image = cv2.resize(image, (seg.mask.shape[1], seg.mask.shape[0]), interpolation=cv2.INTER_AREA)
             write_debug(self.debug_dir, debug_stem(path, self._debug_count), image, seg.mask, before, seg.boxes,
                         seg.lines, crops, probs)
@@ -207,9 +207,9 @@ class DigitReader:
         with a verifier, are most likely whole digits. With a pair reader, every two neighbouring pieces
         chosen are then read again together (``_reread_pairs``)."""
         judgements = self._judge_boxes(segmentations)
-        plans = self._map(lambda args: _split_plans(*args), [(seg, probs, judged.doubted, judged.trusted) for
-                                                              seg, probs, judged in zip(segmentations, probabilities,
-                                                                                        judgements)])
+        jobs = [(seg, probs, judged.doubted, judged.trusted)
+                for seg, probs, judged in zip(segmentations, probabilities, judgements)]
+        plans = self._map(lambda args: _split_plans(*args), jobs)
         if not any(plans):
             return probabilities
         crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],

@@ -50,12 +50,16 @@ class Segmentation:
     polarity: str = "dark"
     masks: list[np.ndarray | None] = field(default_factory=list)  # explicit (h, w) bool pixels of a box, or None
     marks: list[tuple[Box, list[int]]] = field(default_factory=list)  # small non-digit marks set aside
-    scale: float = 1.0  # the arrays and boxes are this many times the size of the image read ...
-    image_size: tuple[int, int] | None = None  # ... whose (width, height) this is, when scale is not 1
+    image_size: tuple[int, int] | None = None  # (width, height) of the image read, when segmented on a resized copy
+
+    @property
+    def scale(self) -> float:
+        """How many times the size of the image read the arrays and boxes are (1.0: the image itself)."""
+        return 1.0 if self.image_size is None else self.mask.shape[1] / self.image_size[0]
 
     def image_box(self, box: Box) -> Box:
         """``box`` (working scale) in the coordinates of the image read."""
-        if self.scale == 1.0 or self.image_size is None:
+        if self.image_size is None:
             return box
         width, height = self.image_size
         x0, y0 = math.floor(box[0] / self.scale), math.floor(box[1] / self.scale)
@@ -168,7 +172,8 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segme
     """:func:`segment`, again on a resized copy when the digits found are not ``WORKING_HEIGHTS`` px tall
     (the heights every size rule here was made for: a 150 dpi scan's digits may be 20 px tall, a 600 dpi
     scan's 200 px) and not specks (under ``SMALLEST_DIGIT``). The copy puts them at ``WORKING_HEIGHT``, within
-    ``MAX_WORKING_PIXELS``; the result's ``scale`` says how to map its boxes back (:meth:`Segmentation.image_box`)."""
+    ``MAX_WORKING_PIXELS``; the result's ``image_size`` says how to map its boxes back
+    (:meth:`Segmentation.image_box`)."""
     seg = segment(image, polarity)
     if not seg.boxes:
         return seg
@@ -182,7 +187,7 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segme
         return seg
     resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
     scaled = segment(resized, seg.polarity)
-    scaled.scale, scaled.image_size = size[0] / w, (w, h)
+    scaled.image_size = (w, h)
     return scaled
 
 
