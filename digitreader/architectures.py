@@ -14,8 +14,9 @@ NUM_CLASSES = 10
 ARCHITECTURES = ("mlp", "cnn")
 VERIFIER_ARCH = "verifier"  # the single-digit verifier: is a crop one whole digit?
 VERIFIER_CLASSES = ("not one digit", "one digit")
-PAIR_ARCH = "pairs"  # the pair reader: two touching or overlapping digits read together, 100 classes
-PAIR_CLASSES = 100  # class 10 x left + right
+PAIR_ARCH = "pairs"  # the pair reader: two touching or overlapping digits read together
+PAIR_OTHER = 100  # the pair reader's class "not two digits" (one digit, or three or four); 0-99: 10 x left + right
+PAIR_CLASSES = PAIR_OTHER + 1
 
 
 def build_model(arch: str) -> Any:
@@ -50,7 +51,7 @@ def build_mlp(hidden: tuple[int, ...] = (800, 800), dropout: float = 0.3) -> Any
 
 def build_cnn(dropout: float = 0.4, classes: int = NUM_CLASSES, name: str = "digitreader_cnn") -> Any:
     """A compact all-convolutional net (two 3x3-3x3-strided-5x5 blocks, then a 4x4 conv to 128); with
-    ``classes=100`` it is the pair reader."""
+    ``classes=PAIR_CLASSES`` it is the pair reader."""
     from .tf_quiet import import_keras
 
     keras = import_keras()

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from .architectures import PAIR_OTHER
 from .normalise import normalise_crop
 
 
@@ -73,6 +74,8 @@ def elastic(image: np.ndarray, rng: np.random.Generator, alpha: float, sigma: fl
 
 
 CROP_AUGMENT = AugmentConfig(fragment_p=0.15, merged_fraction=0.1)
+VERIFIER_FRAGMENT_FRACTION = 0.3  # of the verifier's negatives: parts of digits; the rest are merged digits
+VERIFIER_SLIVER_P = 0.3  # whole digits with a neighbour's sliver at an edge: still one digit
 _KERNEL = np.ones((2, 2), np.uint8)
 
 
@@ -170,12 +173,46 @@ def digit_pairs(images: np.ndarray, labels: np.ndarray, count: int, rng: np.rand
     return out, pair_labels
 
 
+PAIR_OTHER_FRACTION = 0.5  # per pair in a training batch: this many crops of "not two digits" (class 100)
+PAIR_RUN_SIZES = (3, 3, 3, 4)  # the runs among them: three digits, sometimes four
+
+
+def digit_runs(images: np.ndarray, count: int, rng: np.random.Generator, overlap: float = 0.6,
+               max_gap: int = 2) -> np.ndarray:
+    """``count`` crops of three or four digits from ``images`` side by side (``PAIR_RUN_SIZES``), each gap from
+    ``max_gap`` px apart to an overlap of ``overlap`` x the narrower neighbour, normalised as one crop."""
+    out = np.empty((count, 28, 28), np.uint8)
+    for i in range(count):
+        k = int(rng.choice(PAIR_RUN_SIZES))
+        parts = [images[j] for j in rng.integers(0, len(images), k)]
+        widths = [b - a for a, b in (_ink_columns(p) for p in parts)]
+        gaps = [int(round(rng.uniform(-overlap * min(widths[j], widths[j + 1]), max_gap))) for j in range(k - 1)]
+        out[i] = _to_mnist(_side_by_side(parts, gaps, [int(rng.integers(-3, 4)) for _ in range(k)])[0])
+    return out
+
+
+def not_pairs(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` crops that are not two digits: half single digits (30 % of them with a neighbour's sliver at
+    an edge, as a cut leaves it), half runs of three or four digits (``digit_runs``)."""
+    singles = images[rng.integers(0, len(images), count // 2)].copy()
+    for i in range(len(singles)):
+        if rng.random() < VERIFIER_SLIVER_P and len(images) > 1:
+            singles[i] = with_neighbour_fragment(singles[i], images[rng.integers(len(images))], rng)
+        else:
+            singles[i] = _to_mnist(singles[i])
+    return np.concatenate([singles, digit_runs(images, count - len(singles), rng)])
+
+
 def pair_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-               cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Training batch for the pair reader: as many pairs as ``images``, drawn from the augmented batch.
-    Returns (N, 28, 28) uint8 and (N, 100) float32 one-hot targets."""
-    crops, pair_labels = digit_pairs(augment_batch(images, rng, cfg), labels, len(images), rng)
-    return crops, np.eye(100, dtype=np.float32)[pair_labels]
+               cfg: AugmentConfig, other_fraction: float = PAIR_OTHER_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """Training batch for the pair reader: as many pairs as ``images`` (classes 0-99, ``10 x left + right``),
+    drawn from the augmented batch, plus ``other_fraction`` as many crops that are not two digits (class
+    ``PAIR_OTHER``: one digit, or three or four). Returns (M, 28, 28) uint8 and (M, 101) float32 one-hot targets."""
+    augmented = augment_batch(images, rng, cfg)
+    crops, pair_labels = digit_pairs(augmented, labels, len(images), rng)
+    others = not_pairs(augmented, int(round(other_fraction * len(images))), rng)
+    targets = np.concatenate([pair_labels, np.full(len(others), PAIR_OTHER)])
+    return np.concatenate([crops, others]), np.eye(PAIR_OTHER + 1, dtype=np.float32)[targets]
 
 
 def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
@@ -194,8 +231,6 @@ def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.
     return out, targets
 
 
-VERIFIER_FRAGMENT_FRACTION = 0.3  # of the verifier's negatives: parts of digits; the rest are merged digits
-VERIFIER_SLIVER_P = 0.3  # whole digits with a neighbour's sliver at an edge: still one digit
 
 
 def digit_fragments(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

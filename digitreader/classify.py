@@ -66,7 +66,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     ``$DIGITREADER_BACKEND``): ``auto`` (onnxruntime, else OpenCV DNN; OpenCV DNN first with ``quick_start``,
     for a process reading one image), ``opencv``, ``onnxruntime`` or ``keras`` (no cache: TensorFlow every
     time). Keras loading always uses safe mode: no code from the file runs. ``classes``: the number of
-    probabilities the model must output (10 digits; 2 for the single-digit verifier; 100 for the pair reader).
+    probabilities the model must output (10 digits; 2 for the single-digit verifier; 101 for the pair reader).
     """
     path = Path(path)
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -107,16 +107,18 @@ def load_verifier(path: str | Path, cache_dir: str | Path | None = None, backend
 def load_pair_reader(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
                      quick_start: bool = False) -> Classifier:
     """Load the pair reader (``digitreader train --arch pairs``): (N, 28, 28) crops of two touching or
-    overlapping digits -> (N, 100) probabilities of ``10 x left + right``."""
-    return load_classifier(path, cache_dir, backend, quick_start, classes=100)
+    overlapping digits -> (N, 101) probabilities: of ``10 x left + right`` (0-99), and of "not two digits" (100)."""
+    from .architectures import PAIR_CLASSES
+
+    return load_classifier(path, cache_dir, backend, quick_start, classes=PAIR_CLASSES)
 
 
 def _check_role(path: Path, meta: dict[str, Any] | None, classes: int) -> None:
     """A digit classifier, the verifier and the pair reader are not one another (by their metadata)."""
-    from .architectures import PAIR_ARCH, VERIFIER_ARCH
+    from .architectures import PAIR_ARCH, PAIR_CLASSES, VERIFIER_ARCH
 
     roles = {VERIFIER_ARCH: (2, "single-digit verifier", "--verifier"),
-             PAIR_ARCH: (100, "pair reader", "--pair-reader")}
+             PAIR_ARCH: (PAIR_CLASSES, "pair reader", "--pair-reader")}
     architecture = (meta or {}).get("architecture")
     if classes == 10 and architecture in roles:
         _, role, flag = roles[architecture]

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .architectures import PAIR_OTHER
 from .classify import Classifier, load_classifier, load_pair_reader, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
@@ -30,9 +31,10 @@ from .segment import (
     union_box,
 )
 from .split import (
+    MAX_DIGITS,
     WIDEST_DIGIT,
     aspect_prior,
-    best_split,
+    best_segmentation,
     candidate_cuts,
     confidence_score,
     cut_cost,
@@ -78,6 +80,11 @@ PAIR_DOUBT_SINGLE, PAIR_DOUBT_CONFIDENCE = 0.3, 0.99
 # tall) were cut in two (noisy 96.0 -> 96.7 %, rows 94.7 -> 95.3 %, form 87.3 -> 88.0 %; seed-1 pages: clean and rows
 # +1 page each; no page lost on either set: benchmarks/RESULTS.md).
 WHOLE_TRUST_SINGLE = VERIFIER_DOUBT  # the verifier does not doubt it
+# A box the pair reader reads as one pair this surely is cut into two pieces at most. The pair reader knows "not two
+# digits" (one digit, or three or four: its class PAIR_OTHER), so a run of three touching digits is not capped.
+PAIR_CAP_CONFIDENCE = 0.999
+PAIR_UNITS = True
+PAIR_UNIT_COST = 0.5
 
 
 @dataclass
@@ -98,6 +105,8 @@ class _Judgement:
     doubted: set[int] = field(default_factory=set)  # boxes that get candidate cuts whatever their width or reading
     trusted: set[int] = field(default_factory=set)  # boxes that stay whole, no cuts tried
     paired: set[int] = field(default_factory=set)  # wide boxes both helpers call two digits: cut in two at least
+    capped: set[int] = field(default_factory=set)  # boxes the pair reader is sure hold two digits: two pieces at most
+    pair: dict[int, np.ndarray] = field(default_factory=dict)  # the pair reader's probabilities, by box index
 
 
 class DigitReader:
@@ -219,9 +228,11 @@ class DigitReader:
         piece_probs = self._classify(crops)
         piece_single = ([p[:, 1] for p in self._classify(crops, self.verifier)] if self.verifier is not None
                         else [None] * len(crops))
+        piece_pairs = (self._classify(crops, self.pair_reader) if self.pair_reader is not None and PAIR_UNITS
+                       else [None] * len(crops))
         decisions = []  # per image: (plan, its pieces' probabilities, the chosen pieces or None)
-        for probs, seg_plans, pp, singles, judged in zip(probabilities, plans, piece_probs, piece_single,
-                                                         judgements):
+        for probs, seg_plans, pp, singles, pairs, judged in zip(probabilities, plans, piece_probs, piece_single,
+                                                                piece_pairs, judgements):
             start = np.cumsum([0] + [len(plan.boxes) for plan in seg_plans])
             decisions.append([])
             for plan, offset in zip(seg_plans, start):
@@ -229,6 +240,10 @@ class DigitReader:
                     plan.single = singles[offset:offset + len(plan.boxes)]
                     plan.whole_single = judged.single[plan.index]
                 plan.paired = plan.index in judged.paired
+                plan.max_pieces = 2 if plan.index in judged.capped else MAX_DIGITS
+                if pairs is not None and plan.index in judged.pair:
+                    plan.pair_probs = pairs[offset:offset + len(plan.boxes)]
+                    plan.whole_pair = judged.pair[plan.index]
                 own = pp[offset:offset + len(plan.boxes)].copy()
                 decisions[-1].append((plan, own, plan.choose(own, probs[plan.index])))
         if self.pair_reader is not None:
@@ -269,7 +284,7 @@ class DigitReader:
             crops.append(crops_for_boxes(seg.ink, seg.labels, boxes, members, masks))
         if not jobs:
             return
-        pair_probs = self.pair_reader.predict_proba(np.concatenate(crops)).reshape(-1, 10, 10)
+        pair_probs = _pair_part(self.pair_reader.predict_proba(np.concatenate(crops))).reshape(-1, 10, 10)
         for (own, left, right), joint in zip(jobs, pair_probs):
             if joint.max() >= PAIR_CONFIDENCE:
                 own[left], own[right] = joint.sum(axis=1), joint.sum(axis=0)
@@ -293,10 +308,12 @@ class DigitReader:
         crops = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[i] for i in idx], [seg.members[i] for i in idx],
                                  [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, candidates)]
         singles = [p[:, 1] for p in self._classify(crops, self.verifier)]
-        sure_pair = ([p.max(axis=1) >= PAIR_DOUBT_CONFIDENCE for p in self._classify(crops, self.pair_reader)] if both
-                     else [np.zeros(len(c), bool) for c in crops])
+        pair_probs = self._classify(crops, self.pair_reader) if both else [np.zeros((len(c), 1)) for c in crops]
+        pair_best = [_pair_part(p).max(axis=1) for p in pair_probs]
+        sure_pair = [best >= PAIR_DOUBT_CONFIDENCE for best in pair_best]
         judgements = []
-        for seg, idx, wide_idx, single, sure in zip(segmentations, candidates, wide, singles, sure_pair):
+        for seg, idx, wide_idx, single, sure, best, pairs in zip(segmentations, candidates, wide, singles,
+                                                                 sure_pair, pair_best, pair_probs):
             paired = {i for i, s, pair in zip(idx, single, sure) if pair and s < PAIR_DOUBT_SINGLE}
             widest = WIDEST_DIGIT * reference_height(seg.boxes) if seg.boxes else 0.0
             judgements.append(_Judgement(
@@ -304,7 +321,9 @@ class DigitReader:
                 doubted=paired | {i for i, s in zip(idx, single) if i in wide_idx and s < VERIFIER_DOUBT},
                 trusted={i for i, s, pair in zip(idx, single, sure)
                          if both and s >= WHOLE_TRUST_SINGLE and not pair and seg.boxes[i][2] < widest},
-                paired=paired & set(wide_idx)))
+                paired=paired & set(wide_idx),
+                capped={i for i, b in zip(idx, best) if b >= PAIR_CAP_CONFIDENCE},
+                pair=dict(zip(idx, pairs)) if both else {}))
         return judgements
 
     def _merge_broken_digits(self, segmentations: list[Segmentation],
@@ -368,6 +387,11 @@ class DigitReader:
                       image_size=(int(shape[1]), int(shape[0])), marks=marks, charset=self.charset)
 
 
+def _pair_part(probabilities: np.ndarray) -> np.ndarray:
+    """The pair reader's probabilities of the 100 pairs (``10 x left + right``), without "not two digits"."""
+    return probabilities[:, :PAIR_OTHER]
+
+
 def _helper_model(value: str | Path | Classifier | None, shipped_name: str,
                   loader: Callable[..., Classifier], options: dict[str, Any]) -> Classifier | None:
     """A helper model given as ``"auto"`` (the shipped file ``shipped_name`` when installed), ``"none"`` or
@@ -397,6 +421,9 @@ class _SplitPlan:
     single: np.ndarray | None = None  # the verifier's P(one whole digit) per piece, when there is a verifier
     whole_single: float | None = None  # ... and for the whole box
     paired: bool = False  # both helpers call the box two digits (see DigitReader._judge_boxes)
+    max_pieces: int = MAX_DIGITS  # 2 for a box the pair reader is sure holds two digits
+    pair_probs: np.ndarray | None = None  # the pair reader's probabilities per piece, when there is a pair reader
+    whole_pair: np.ndarray | None = None  # ... and for the whole box
 
     def _score(self, box: tuple[int, int, int, int], p: np.ndarray, whole: bool = False,
                single: float | None = None) -> float:
@@ -412,22 +439,49 @@ class _SplitPlan:
             score -= 6.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
         return score
 
+    def _pair_score(self, box: tuple[int, int, int, int], q: np.ndarray) -> float:
+        """Log-plausibility of one piece (or the whole box) read as two digits by the pair reader: its confidence in
+        the pair (counted for two digits), its belief that the piece is two digits, and the piece's width."""
+        score = 2 * (confidence_score(float(q[:PAIR_OTHER].max())) + width_prior(box[2] / 2, self.height))
+        score += VERIFIER_WEIGHT * max(math.log(max(1.0 - float(q[PAIR_OTHER:].sum()), 1e-12)), -VERIFIER_FLOOR)
+        if box[3] < FRAGMENT_HEIGHT * self.height:
+            score -= 6.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
+        return score - PAIR_UNIT_COST
+
     def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:
         """Indices of the pieces of the best segmentation, or None when the box stays whole. A ``paired`` box
         whose best segmentation is itself, whole, is cut into its best two pieces: the pair reader will read
-        them together (a ``1`` overlapping a ``0`` leaves no piece that reads ``0``, so the whole ``0`` won)."""
+        them together (a ``1`` overlapping a ``0`` leaves no piece that reads ``0``, so the whole ``0`` won). With
+        the pair reader's readings of the pieces, a piece may also count as two digits read together; it is then
+        cut at its best inner cut, and the pair reader reads the two sides together again."""
         scores = {}
         for k, (pair, box, p) in enumerate(zip(self.pairs, self.boxes, piece_probs)):
             single = float(self.single[k]) if self.single is not None else None
             scores[pair] = self._score(box, p, single=single) + (self.cut_scores[pair[0] - 1] if pair[0] > 0 else 0.0)
+        whole_key = (0, self.n_cuts + 1)
         whole_score = self._score(self.box, whole, whole=True, single=self.whole_single)
-        path = best_split(self.n_cuts, {(0, self.n_cuts + 1): whole_score, **scores})
-        if len(path) <= 2 and self.paired:
-            path = best_split(self.n_cuts, scores, max_pieces=2)
-        if len(path) <= 2:
+        pair_scores = {}
+        if self.pair_probs is not None and self.whole_pair is not None:
+            spans = [(pair, box, q) for pair, box, q in zip(self.pairs, self.boxes, self.pair_probs)]
+            for (i, j), box, q in [*spans, (whole_key, self.box, self.whole_pair)]:
+                if any((i, m) in scores and (m, j) in scores for m in range(i + 1, j)):
+                    pair_scores[(i, j)] = self._pair_score(box, q) + (self.cut_scores[i - 1] if i > 0 else 0.0)
+        edges = best_segmentation(self.n_cuts, {whole_key: whole_score, **scores}, self.max_pieces, pair_scores)
+        if [(i, j) for i, j, _ in edges] == [whole_key] and edges[0][2] == 1 and self.paired:
+            edges = best_segmentation(self.n_cuts, scores, max_digits=2)
+        pieces: list[tuple[int, int]] = []
+        for i, j, digits in edges:
+            pieces += [(i, j)] if digits == 1 else self._inner_split(i, j, scores)
+        if len(pieces) <= 1:
             return None
         lookup = {pair: k for k, pair in enumerate(self.pairs)}
-        return [lookup[(a, b)] for a, b in zip(path, path[1:])]
+        return [lookup[piece] for piece in pieces]
+
+    def _inner_split(self, i: int, j: int, scores: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
+        """The best two pieces of the span from cut position i to j (the two sides of a piece read as a pair)."""
+        inner = [m for m in range(i + 1, j) if (i, m) in scores and (m, j) in scores]
+        best = max(inner, key=lambda m: scores[(i, m)] + scores[(m, j)])
+        return [(i, best), (best, j)]
 
 
 def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> list[int]:

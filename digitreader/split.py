@@ -189,24 +189,35 @@ def best_split(n_cuts: int, scores: dict[tuple[int, int], float], max_pieces: in
     """The best path through the lattice of cuts: ``scores[(i, j)]`` scores the piece between cut
     positions i and j (edges 0 and n_cuts + 1). Returns the cut positions used, edges included,
     maximising the sum of piece scores with at most ``max_pieces`` pieces."""
+    edges = best_segmentation(n_cuts, scores, max_pieces)
+    return [0] + [j for _, j, _ in edges] if edges else [0, n_cuts + 1]
+
+
+def best_segmentation(n_cuts: int, scores: dict[tuple[int, int], float], max_digits: int = MAX_DIGITS,
+                      pair_scores: dict[tuple[int, int], float] | None = None) -> list[tuple[int, int, int]]:
+    """The best path through the lattice of cuts, where a piece is one digit (``scores[(i, j)]``) or, read
+    as a pair, two (``pair_scores[(i, j)]``). Returns its pieces as (i, j, digits), maximising the sum of
+    their scores with at most ``max_digits`` digits in all; [] when no path reaches the right edge."""
     end = n_cuts + 1
-    best: dict[tuple[int, int], tuple[float, list[int]]] = {(0, 0): (0.0, [0])}  # (node, pieces) -> score, path
+    options = [(key, value, 1) for key, value in scores.items()]
+    options += [(key, value, 2) for key, value in (pair_scores or {}).items()]
+    by_start: dict[int, list[tuple[int, float, int]]] = {}
+    for (i, j), value, digits in sorted(options, key=lambda o: (o[0], o[2])):
+        by_start.setdefault(i, []).append((j, value, digits))
+    best: dict[tuple[int, int], tuple[float, list[tuple[int, int, int]]]] = {(0, 0): (0.0, [])}
     for node in range(end):
-        for pieces in range(max_pieces):
-            if (node, pieces) not in best:
+        for count in range(max_digits):
+            if (node, count) not in best:
                 continue
-            total, path = best[(node, pieces)]
-            for nxt in range(node + 1, end + 1):
-                if (node, nxt) not in scores:
+            total, path = best[(node, count)]
+            for nxt, value, digits in by_start.get(node, []):
+                key = (nxt, count + digits)
+                if nxt <= node or key[1] > max_digits:
                     continue
-                value = total + scores[(node, nxt)]
-                key = (nxt, pieces + 1)
-                if key not in best or value > best[key][0]:
-                    best[key] = (value, path + [nxt])
-    finals = [best[(end, k)] for k in range(1, max_pieces + 1) if (end, k) in best]
-    if not finals:
-        return [0, end]
-    return max(finals, key=lambda t: t[0])[1]
+                if key not in best or total + value > best[key][0]:
+                    best[key] = (total + value, path + [(node, nxt, digits)])
+    finals = [best[(end, k)] for k in range(1, max_digits + 1) if (end, k) in best]
+    return max(finals, key=lambda t: t[0])[1] if finals else []
 
 
 SURE_LOGIT = 7.0  # log-odds of a confidence the classifier gives clean, whole digits (p = 0.999)

@@ -13,13 +13,22 @@ from typing import Any
 
 import numpy as np
 
-from .architectures import ARCHITECTURES, PAIR_ARCH, PAIR_CLASSES, VERIFIER_ARCH, VERIFIER_CLASSES, build_model
+from .architectures import (
+    ARCHITECTURES,
+    PAIR_ARCH,
+    PAIR_CLASSES,
+    PAIR_OTHER,
+    VERIFIER_ARCH,
+    VERIFIER_CLASSES,
+    build_model,
+)
 from .augment import (
     AugmentConfig,
     augment_with_targets,
     digit_fragments,
     digit_pairs,
     merged_digits,
+    not_pairs,
     pair_batch,
     verifier_batch,
 )
@@ -133,7 +142,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "test_accuracy": metrics["accuracy"],
         "test_errors": metrics["errors"],
         **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
-        **({"classes": [f"{k:02d}" for k in range(PAIR_CLASSES)], "pair_test": metrics["pairs"]}
+        **({"classes": [*(f"{k:02d}" for k in range(PAIR_OTHER)), "not two digits"], "pair_test": metrics["pairs"]}
            if arch == PAIR_ARCH else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
@@ -187,7 +196,8 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
 def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, arch: str = "cnn") -> Any:
     """A PyDataset yielding freshly augmented, reshuffled batches every epoch (for the verifier: the
     batch's digits as "one digit" plus as many merged digits and parts of digits, see ``verifier_batch``;
-    for the pair reader: as many pairs of the batch's digits, see ``pair_batch``)."""
+    for the pair reader: as many pairs of the batch's digits and half as many crops that are not two digits, see
+    ``pair_batch``)."""
     rng = np.random.default_rng(cfg.seed + 1)
 
     class Batches(keras.utils.PyDataset):
@@ -234,13 +244,22 @@ def verifier_metrics(verifier: Any, x_test: np.ndarray, seed: int = 0) -> dict[s
 
 def pair_metrics(pair_reader: Any, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[str, Any]:
     """The pair reader on as many pairs of held-out digits as there are test digits (``digit_pairs``: from
-    2 px apart to overlapping by 60 % of the narrower digit): the share read right, both digits."""
+    2 px apart to overlapping by 60 % of the narrower digit): the share read right, both digits; and on half as
+    many crops that are not two digits (``not_pairs``: single test digits, runs of three or four): the share
+    it calls "not two digits". ``accuracy`` is the pairs' own."""
     rng = np.random.default_rng(seed + 3)
     crops, labels = digit_pairs(x_test, y_test, len(x_test), rng)
     predicted = pair_reader.predict_proba(crops.astype(np.float32) / 255.0).argmax(axis=1)
     right = int((predicted == labels).sum())
+    others = not_pairs(x_test, len(x_test) // 2, rng)
+    other_probs = pair_reader.predict_proba(others.astype(np.float32) / 255.0)
+    singles = len(others) // 2
+    rejected = other_probs.argmax(axis=1) == PAIR_OTHER
     return {"accuracy": right / max(1, len(crops)), "errors": len(crops) - right, "samples": len(crops),
-            "pairs": {"accuracy": right / max(1, len(crops)), "samples": len(crops)}}
+            "pairs": {"accuracy": right / max(1, len(crops)), "samples": len(crops),
+                      "pairs_called_other": float((predicted == PAIR_OTHER).mean()) if len(crops) else 0.0,
+                      "singles_rejected": float(rejected[:singles].mean()) if singles else 0.0,
+                      "runs_rejected": float(rejected[singles:].mean()) if len(others) > singles else 0.0}}
 
 
 def _progress_callback(keras: Any, epochs: int) -> Any:

@@ -23,7 +23,7 @@ SHIPPED_MLP = REPO / "output" / "mnist_mlp.keras"
 SAMPLE = REPO / "samples" / "one_row_651778970.png"
 
 
-def test_train_pairs_writes_a_hundred_class_model_with_its_test_accuracy(tmp_path, capsys):
+def test_train_pairs_writes_a_pair_model_with_a_not_two_digits_class_and_its_test_accuracy(tmp_path, capsys):
     data = tmp_path / "tiny.npz"
     x_test, y_test = learnable_npz(data, 300, 60)
     out = tmp_path / "p.keras"
@@ -31,13 +31,15 @@ def test_train_pairs_writes_a_hundred_class_model_with_its_test_accuracy(tmp_pat
                  "--batch-size", "32", "-q"])
     assert code == 0, capsys.readouterr().err
     meta = json.loads(out.with_name("p.meta.json").read_text())
-    assert meta["architecture"] == "pairs" and meta["classes"][:3] == ["00", "01", "02"] and len(meta["classes"]) == 100
+    assert meta["architecture"] == "pairs" and meta["classes"][:3] == ["00", "01", "02"] and len(meta["classes"]) == 101
+    assert meta["classes"][99:] == ["99", "not two digits"]
     assert meta["pair_test"]["samples"] == 60 and 0.0 <= meta["test_accuracy"] <= 1.0
+    assert 0.0 <= meta["pair_test"]["singles_rejected"] <= 1.0 and 0.0 <= meta["pair_test"]["runs_rejected"] <= 1.0
     assert (tmp_path / "p.curves.png").exists() and not (tmp_path / "p.confusion.png").exists()
     pair_reader = load_pair_reader(out, cache_dir=tmp_path / "cache")
     crops, _ = digit_pairs(x_test, y_test, 5, np.random.default_rng(0))
     probabilities = pair_reader.predict_proba(crops.astype(np.float32) / 255.0)
-    assert probabilities.shape == (5, 100) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    assert probabilities.shape == (5, 101) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     with pytest.raises(ModelError, match="pair reader, not a digit classifier"):
         load_classifier(out, backend="keras")
 
@@ -58,7 +60,8 @@ def test_digit_pairs_are_labelled_left_digit_times_ten_plus_right():
 
 
 class _SurePair:
-    """A pair reader double that reads every pair as ``value`` with probability ``p``."""
+    """A pair reader double that reads every crop as the pair ``value`` with probability ``p`` (the other 99 pairs
+    and "not two digits" share the rest)."""
 
     name = "sure-pair"
 
@@ -67,7 +70,7 @@ class _SurePair:
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         self.calls += len(crops)
-        out = np.full((len(crops), 100), (1.0 - self.p) / 99, np.float32)
+        out = np.full((len(crops), 101), (1.0 - self.p) / 100, np.float32)
         out[:, self.value] = self.p
         return out
 
@@ -147,7 +150,7 @@ def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
     page = _glued_ones_page()
     seg = segment(page)
     assert len(seg.boxes) == 3 and seg.boxes[2][2] < 0.75 * seg.boxes[0][3]  # 4, 8 and the narrow glued 11
-    sure_11, unsure_11 = np.full(100, 0.005 / 99), np.full(100, 0.2 / 99)
+    sure_11, unsure_11 = np.full(101, 0.005 / 100), np.full(101, 0.2 / 100)
     sure_11[11], unsure_11[11] = 0.995, 0.8
     cases = [(np.array([0.8, 0.2]), sure_11, {0, 1, 2}), (np.array([0.8, 0.2]), unsure_11, set()),
              (np.array([0.3, 0.7]), sure_11, set())]  # the verifier must doubt it too
@@ -182,7 +185,7 @@ def test_a_wide_box_both_helpers_call_one_digit_stays_whole(tmp_path):
     from digitreader.reader import _split_plans
     from digitreader.segment import segment
 
-    sure_00, unsure_00 = np.full(100, 0.005 / 99), np.full(100, 0.2 / 99)
+    sure_00, unsure_00 = np.full(101, 0.005 / 100), np.full(101, 0.2 / 100)
     sure_00[0], unsure_00[0] = 0.995, 0.8
     one, two = np.array([0.1, 0.9]), np.array([0.99, 0.01])
     for width, single, pairs, planned in [(58, one, unsure_00, False), (58, two, unsure_00, True),

@@ -8,6 +8,7 @@ from digitreader.reader import DigitReader
 from digitreader.split import (
     aspect_prior,
     banded_seams,
+    best_segmentation,
     best_split,
     candidate_cuts,
     confidence_score,
@@ -185,3 +186,55 @@ def test_a_paired_box_that_reads_best_whole_is_cut_into_its_best_two_pieces():
     whole = _probs(0, 0.976)
     assert plan(False).choose(pieces, whole) is None
     assert plan(True).choose(pieces, whole) == [0, 2]  # '1' and the rest, not '4' and a sliver
+
+
+def test_a_capped_box_is_cut_into_two_pieces_at_most():
+    """The pair reader sure of a pair caps the box at two pieces (``max_pieces``): the best three-piece path
+    ('1', '4' and a sliver read as 1) gives way to the best two-piece one."""
+    from digitreader.reader import _SplitPlan
+
+    def plan(max_pieces: int) -> _SplitPlan:
+        boxes = [(0, 0, 40, 90), (40, 0, 40, 90), (80, 0, 40, 90), (0, 0, 80, 90), (40, 0, 80, 90)]
+        return _SplitPlan(index=0, box=(0, 0, 120, 90), n_cuts=2, height=90.0, cut_scores=[0.2, 0.2],
+                          pairs=[(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)], boxes=boxes,
+                          masks=[np.ones((b[3], b[2]), bool) for b in boxes], max_pieces=max_pieces)
+
+    pieces = np.stack([_probs(1, 0.9999), _probs(4, 0.9999), _probs(1, 0.9999), _probs(7, 0.6),
+                       _probs(4, 0.98)])
+    whole = _probs(0, 0.3)
+    assert plan(4).choose(pieces, whole) == [0, 1, 2]
+    assert plan(2).choose(pieces, whole) == [0, 4]
+
+
+def test_best_segmentation_counts_a_piece_read_as_a_pair_as_two_digits():
+    scores = {(0, 1): -2.0, (1, 2): -2.0, (2, 3): -0.1, (0, 3): -5.0}
+    assert best_segmentation(2, scores) == [(0, 1, 1), (1, 2, 1), (2, 3, 1)]
+    pairs = {(0, 2): -0.5}
+    assert best_segmentation(2, scores, pair_scores=pairs) == [(0, 2, 2), (2, 3, 1)]  # three digits
+    assert best_segmentation(2, scores, max_digits=2, pair_scores=pairs) == [(0, 3, 1)]  # the pair + 1 is three
+    assert best_segmentation(2, {(0, 1): -1.0}) == [] and best_split(2, {(0, 1): -1.0}) == [0, 3]
+
+
+def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cut():
+    """'1' then two overlapping 0s: the single-digit pieces read the 0s as one wide 0 best, so the box reads '10'.
+    The pair reader, sure the overlapping part is '00' and not one digit, makes it '1', '0', '0'."""
+    from digitreader.reader import PAIR_OTHER, _SplitPlan
+
+    def pair(value: int, p: float, other: float) -> np.ndarray:
+        q = np.full(PAIR_OTHER + 1, (1.0 - p - other) / PAIR_OTHER)
+        q[value], q[PAIR_OTHER] = p, other
+        return q
+
+    boxes = [(0, 0, 30, 90), (30, 0, 60, 90), (90, 0, 60, 90), (30, 0, 120, 90), (0, 0, 90, 90)]
+    pieces = np.stack([_probs(1, 0.9999), _probs(6, 0.8), _probs(0, 0.9), _probs(0, 0.99), _probs(4, 0.5)])
+
+    def plan(with_pairs: bool) -> _SplitPlan:
+        pairs = np.stack([pair(11, 0.1, 0.9), pair(60, 0.1, 0.9), pair(0, 0.1, 0.9), pair(0, 0.9999, 0.0001),
+                          pair(10, 0.9, 0.1)]) if with_pairs else None
+        return _SplitPlan(index=0, box=(0, 0, 150, 90), n_cuts=2, height=90.0, cut_scores=[0.1, -0.3],
+                          pairs=[(0, 1), (1, 2), (2, 3), (1, 3), (0, 2)], boxes=boxes,
+                          masks=[np.ones((b[3], b[2]), bool) for b in boxes], pair_probs=pairs,
+                          whole_pair=pair(10, 0.5, 0.5) if with_pairs else None)
+
+    assert plan(False).choose(pieces, _probs(0, 0.5)) == [0, 3]  # '1' and a wide '0'
+    assert plan(True).choose(pieces, _probs(0, 0.5)) == [0, 1, 2]  # '1', then the pair cut where it reads best
