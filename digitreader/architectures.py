@@ -15,8 +15,11 @@ ARCHITECTURES = ("mlp", "cnn")
 VERIFIER_ARCH = "verifier"  # the single-digit verifier: is a crop one whole digit?
 VERIFIER_CLASSES = ("not one digit", "one digit")
 PAIR_ARCH = "pairs"  # the pair reader: two touching or overlapping digits read together
-PAIR_OTHER = 100  # the pair reader's class "not two digits" (one digit, or three or four); 0-99: 10 x left + right
-PAIR_CLASSES = PAIR_OTHER + 1
+# The pair reader's classes: 0-99 are pairs (10 x left + right); from PAIR_OTHER on, the crop is not two digits but
+# one (PAIR_ONE), three (PAIR_THREE) or four (PAIR_FOUR).
+PAIR_OTHER = PAIR_ONE = 100
+PAIR_THREE, PAIR_FOUR = 101, 102
+PAIR_CLASSES = 103
 
 
 def build_model(arch: str) -> Any:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from .architectures import PAIR_OTHER
+from .architectures import PAIR_CLASSES, PAIR_FOUR, PAIR_ONE, PAIR_THREE
 from .normalise import normalise_crop
 
 
@@ -174,45 +174,51 @@ def digit_pairs(images: np.ndarray, labels: np.ndarray, count: int, rng: np.rand
 
 
 PAIR_OTHER_FRACTION = 0.5  # per pair in a training batch: this many crops of "not two digits" (class 100)
-PAIR_RUN_SIZES = (3, 3, 3, 4)  # the runs among them: three digits, sometimes four
+PAIR_RUN_SIZES = (3, 4)  # the runs among them: three digits or four
 
 
 def digit_runs(images: np.ndarray, count: int, rng: np.random.Generator, overlap: float = 0.6,
-               max_gap: int = 2) -> np.ndarray:
+               max_gap: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """``count`` crops of three or four digits from ``images`` side by side (``PAIR_RUN_SIZES``), each gap from
-    ``max_gap`` px apart to an overlap of ``overlap`` x the narrower neighbour, normalised as one crop."""
+    ``max_gap`` px apart to an overlap of ``overlap`` x the narrower neighbour, normalised as one crop; and how
+    many digits each holds."""
     out = np.empty((count, 28, 28), np.uint8)
+    sizes = np.empty(count, np.int64)
     for i in range(count):
-        k = int(rng.choice(PAIR_RUN_SIZES))
+        k = sizes[i] = int(rng.choice(PAIR_RUN_SIZES))
         parts = [images[j] for j in rng.integers(0, len(images), k)]
         widths = [b - a for a, b in (_ink_columns(p) for p in parts)]
         gaps = [int(round(rng.uniform(-overlap * min(widths[j], widths[j + 1]), max_gap))) for j in range(k - 1)]
         out[i] = _to_mnist(_side_by_side(parts, gaps, [int(rng.integers(-3, 4)) for _ in range(k)])[0])
-    return out
+    return out, sizes
 
 
-def not_pairs(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` crops that are not two digits: half single digits (30 % of them with a neighbour's sliver at
-    an edge, as a cut leaves it), half runs of three or four digits (``digit_runs``)."""
+def not_pairs(images: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` crops that are not two digits, and their classes: half single digits (``PAIR_ONE``; 30 % of them
+    with a neighbour's sliver at an edge, as a cut leaves it), half runs of three or four digits (``digit_runs``;
+    ``PAIR_THREE``, ``PAIR_FOUR``)."""
     singles = images[rng.integers(0, len(images), count // 2)].copy()
     for i in range(len(singles)):
         if rng.random() < VERIFIER_SLIVER_P and len(images) > 1:
             singles[i] = with_neighbour_fragment(singles[i], images[rng.integers(len(images))], rng)
         else:
             singles[i] = _to_mnist(singles[i])
-    return np.concatenate([singles, digit_runs(images, count - len(singles), rng)])
+    runs, sizes = digit_runs(images, count - len(singles), rng)
+    classes = np.concatenate([np.full(len(singles), PAIR_ONE), np.where(sizes == 3, PAIR_THREE, PAIR_FOUR)])
+    return np.concatenate([singles, runs]), classes
 
 
 def pair_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
                cfg: AugmentConfig, other_fraction: float = PAIR_OTHER_FRACTION) -> tuple[np.ndarray, np.ndarray]:
     """Training batch for the pair reader: as many pairs as ``images`` (classes 0-99, ``10 x left + right``),
-    drawn from the augmented batch, plus ``other_fraction`` as many crops that are not two digits (class
-    ``PAIR_OTHER``: one digit, or three or four). Returns (M, 28, 28) uint8 and (M, 101) float32 one-hot targets."""
+    drawn from the augmented batch, plus ``other_fraction`` as many crops that are not two digits (classes
+    ``PAIR_ONE``, ``PAIR_THREE``, ``PAIR_FOUR``: one digit, three, four). Returns (M, 28, 28) uint8 and
+    (M, ``PAIR_CLASSES``) float32 one-hot targets."""
     augmented = augment_batch(images, rng, cfg)
     crops, pair_labels = digit_pairs(augmented, labels, len(images), rng)
-    others = not_pairs(augmented, int(round(other_fraction * len(images))), rng)
-    targets = np.concatenate([pair_labels, np.full(len(others), PAIR_OTHER)])
-    return np.concatenate([crops, others]), np.eye(PAIR_OTHER + 1, dtype=np.float32)[targets]
+    others, other_labels = not_pairs(augmented, int(round(other_fraction * len(images))), rng)
+    targets = np.concatenate([pair_labels, other_labels])
+    return np.concatenate([crops, others]), np.eye(PAIR_CLASSES, dtype=np.float32)[targets]
 
 
 def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,

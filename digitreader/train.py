@@ -17,7 +17,10 @@ from .architectures import (
     ARCHITECTURES,
     PAIR_ARCH,
     PAIR_CLASSES,
+    PAIR_FOUR,
+    PAIR_ONE,
     PAIR_OTHER,
+    PAIR_THREE,
     VERIFIER_ARCH,
     VERIFIER_CLASSES,
     build_model,
@@ -142,7 +145,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "test_accuracy": metrics["accuracy"],
         "test_errors": metrics["errors"],
         **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
-        **({"classes": [*(f"{k:02d}" for k in range(PAIR_OTHER)), "not two digits"], "pair_test": metrics["pairs"]}
+        **({"classes": [*(f"{k:02d}" for k in range(PAIR_OTHER)), "one digit", "three digits", "four digits"],
+             "pair_test": metrics["pairs"]}
            if arch == PAIR_ARCH else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
@@ -251,15 +255,15 @@ def pair_metrics(pair_reader: Any, x_test: np.ndarray, y_test: np.ndarray, seed:
     crops, labels = digit_pairs(x_test, y_test, len(x_test), rng)
     predicted = pair_reader.predict_proba(crops.astype(np.float32) / 255.0).argmax(axis=1)
     right = int((predicted == labels).sum())
-    others = not_pairs(x_test, len(x_test) // 2, rng)
+    others, classes = not_pairs(x_test, len(x_test) // 2, rng)
     other_probs = pair_reader.predict_proba(others.astype(np.float32) / 255.0)
-    singles = len(others) // 2
-    rejected = other_probs.argmax(axis=1) == PAIR_OTHER
+    called = other_probs.argmax(axis=1)
+    rates = {f"{name}_right": float((called[classes == label] == label).mean()) if (classes == label).any() else 0.0
+             for name, label in (("singles", PAIR_ONE), ("threes", PAIR_THREE), ("fours", PAIR_FOUR))}
     return {"accuracy": right / max(1, len(crops)), "errors": len(crops) - right, "samples": len(crops),
             "pairs": {"accuracy": right / max(1, len(crops)), "samples": len(crops),
-                      "pairs_called_other": float((predicted == PAIR_OTHER).mean()) if len(crops) else 0.0,
-                      "singles_rejected": float(rejected[:singles].mean()) if singles else 0.0,
-                      "runs_rejected": float(rejected[singles:].mean()) if len(others) > singles else 0.0}}
+                      "pairs_called_not_two": float((predicted >= PAIR_OTHER).mean()) if len(crops) else 0.0,
+                      **rates}}
 
 
 def _progress_callback(keras: Any, epochs: int) -> Any:

@@ -95,19 +95,22 @@ def test_verifier_batch_pairs_whole_digits_with_as_many_merged_or_partial_ones()
 
 
 def test_pair_batch_adds_half_as_many_crops_that_are_not_two_digits():
-    """Pairs are labelled 10 x left + right; the crops of one digit, or of three or four, are class 100."""
+    """Pairs are labelled 10 x left + right; the crops of one digit are class 100, of three 101, of four 102."""
     rng = np.random.default_rng(4)
     images = np.stack([_bar(12)] * 8 + [_ring()] * 8)
     labels = np.array([1] * 8 + [0] * 8)
     crops, targets = pair_batch(images, labels, rng, AugmentConfig(), other_fraction=0.5)
-    assert crops.shape == (24, 28, 28) and targets.shape == (24, 101) and (targets.sum(axis=1) == 1).all()
+    assert crops.shape == (24, 28, 28) and targets.shape == (24, 103) and (targets.sum(axis=1) == 1).all()
     classes = targets.argmax(axis=1)
-    assert set(classes[:16]) <= {0, 1, 10, 11} and (classes[16:] == 100).all()
+    assert set(classes[:16]) <= {0, 1, 10, 11} and (classes[16:20] == 100).all() and set(classes[20:]) <= {101, 102}
     rings = np.stack([_ring()] * 8)
     still = AugmentConfig(rotation_deg=0.0, zoom=0.0, aspect=0.0, shear=0.0, elastic_p=0.0)
     crops, targets = pair_batch(rings, np.zeros(8, int), np.random.default_rng(4), still, other_fraction=1.0)
     ring_aspect = np.divide(*_ink_width_height(_ring()))
     aspects = [np.divide(*_ink_width_height(c)) for c in crops]
     assert all(1.35 * ring_aspect < a < 2.3 * ring_aspect for a in aspects[:8])  # two rings, touching or overlapping
-    assert sum(a < 1.4 * ring_aspect for a in aspects[8:]) == 4  # one ring (some with a sliver of the next)
-    assert sum(a > 1.75 * ring_aspect for a in aspects[8:]) == 4  # three or four
+    classes = targets.argmax(axis=1)
+    assert all(a < 1.4 * ring_aspect for a, c in zip(aspects, classes) if c == 100)  # one (some with a sliver)
+    assert all(1.75 * ring_aspect < a < 2.7 * ring_aspect for a, c in zip(aspects, classes) if c == 101)  # three
+    assert all(a > 2.1 * ring_aspect for a, c in zip(aspects, classes) if c == 102)  # four
+    assert (classes[8:] == 100).sum() == 4 and len(set(classes[12:])) == 2

@@ -218,10 +218,11 @@ def test_best_segmentation_counts_a_piece_read_as_a_pair_as_two_digits():
 def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cut():
     """'1' then two overlapping 0s: the single-digit pieces read the 0s as one wide 0 best, so the box reads '10'.
     The pair reader, sure the overlapping part is '00' and not one digit, makes it '1', '0', '0'."""
-    from digitreader.reader import PAIR_OTHER, _SplitPlan
+    from digitreader.architectures import PAIR_CLASSES, PAIR_OTHER
+    from digitreader.reader import _SplitPlan
 
     def pair(value: int, p: float, other: float) -> np.ndarray:
-        q = np.full(PAIR_OTHER + 1, (1.0 - p - other) / PAIR_OTHER)
+        q = np.full(PAIR_CLASSES, (1.0 - p - other) / (PAIR_CLASSES - 1))
         q[value], q[PAIR_OTHER] = p, other
         return q
 
