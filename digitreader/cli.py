@@ -122,7 +122,8 @@ def _stem_for(path: str, index: int) -> str:
 @click.option("--arch", type=click.Choice(("mlp", "cnn", "verifier", "pairs")), default=None,
               help="Architecture (required unless --init-model gives it). verifier: the single-digit verifier "
                    "(one whole digit, or merged digits / part of a digit?) used when splitting touching digits; "
-                   "pairs: the pair reader (two touching or overlapping digits read together, 100 classes).")
+                   "pairs: the pair reader (two touching or overlapping digits read together: 100 pairs, and "
+                   "one, three or four digits).")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="mnist.npz, a folder of IDX files, CSV, class folders 0/…9/, or USPS .h5. "
                    "Default: keras.datasets.mnist (needs network).")
