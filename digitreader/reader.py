@@ -222,7 +222,7 @@ class DigitReader:
         with a verifier, are most likely whole digits. With a pair reader, every two neighbouring pieces
         chosen are then read again together (``_reread_pairs``)."""
         judgements = self._judge_boxes(segmentations)
-        jobs = [(seg, probs, judged.doubted, judged.trusted)
+        jobs = [(seg, probs, judged.doubted, judged.trusted, judged.doubted | judged.capped)
                 for seg, probs, judged in zip(segmentations, probabilities, judgements)]
         plans = self._map(lambda args: _split_plans(*args), jobs)
         if not any(plans):
@@ -500,12 +500,15 @@ def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> li
 
 
 def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None,
-                 trusted: set[int] | None = None) -> list[_SplitPlan]:
+                 trusted: set[int] | None = None, unbounded: set[int] | None = None) -> list[_SplitPlan]:
     """Candidate splits of the boxes of one page that may hold several touching digits: the wide ones, and
     those the helpers ``doubted`` (see ``DigitReader._judge_boxes``). A box no wider than
     ``SPLIT_KEEP_WIDTH`` digit heights that the classifier reads with ``SPLIT_KEEP_CONFIDENCE`` stays whole
     without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless doubted. Boxes the
-    helpers ``trusted`` whole are never cut."""
+    helpers ``trusted`` whole are never cut. In an ``unbounded`` box (one the helpers doubted, or one capped at two
+    pieces), a piece may span any number of candidate cuts; elsewhere ``MAX_DIGITS`` at most, so that a wide single
+    digit the verifier accepts is not offered as two halves of five spans each. A digit is not four cut spans: a
+    blob with nine candidate cuts often has no two pieces of at most four spans each that make it whole."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
@@ -527,7 +530,7 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int]
         cut_scores = [CUT_COST_WEIGHT * (1.0 - cut_cost(mask, c, stroke)) - SPLIT_COST for c in cuts]
         edges: list[np.ndarray | None] = [None, *cuts, None]
         pairs, boxes, masks = [], [], []
-        for i, j in pieces_to_try(cuts):
+        for i, j in pieces_to_try(cuts, len(cuts) + 1 if index in (unbounded or set()) else MAX_DIGITS):
             piece = piece_mask(mask, edges[i], edges[j])
             ys, xs = np.nonzero(piece)
             if not len(ys):

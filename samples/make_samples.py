@@ -38,6 +38,9 @@ SAMPLES = [
     ("touching_hard", "touching_hard", 14),
     # the pair reader's showcase: the first seed from 11 up read right with it and wrong without it
     ("touching_pair", "touching_hard", 36),
+    # pieces spanning any number of candidate cuts in a doubted blob: the first seed from 11 up of the benchmark's
+    # touching pages read right with them and wrong with pieces of at most four spans (the reader before 2026-11-21)
+    ("touching_wide", "touching", 11),
 ]
 
 

@@ -85,7 +85,7 @@ def test_a_sure_pair_reading_replaces_the_two_pieces_and_an_unsure_one_does_not(
     assert sure.calls >= 1 and result.lines != ["1768156"] and "42" in result.lines[0]
     unsure = _SurePair(42, PAIR_CONFIDENCE - 0.1)
     assert DigitReader(cache_dir=tmp_path, pair_reader=unsure).read(sample).lines == ["1768156"]
-    assert unsure.calls == sure.calls
+    assert unsure.calls >= 1  # asked, and not listened to
 
 
 def test_the_reader_uses_the_shipped_pair_reader_unless_told_not_to(tmp_path):

@@ -2,10 +2,11 @@
 
 import cv2
 import numpy as np
-from conftest import draw_number
+from conftest import REPO, draw_number
 
 from digitreader.reader import DigitReader
 from digitreader.split import (
+    MAX_DIGITS,
     aspect_prior,
     banded_seams,
     best_segmentation,
@@ -239,3 +240,29 @@ def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cu
 
     assert plan(False).choose(pieces, _probs(0, 0.5)) == [0, 3]  # '1' and a wide '0'
     assert plan(True).choose(pieces, _probs(0, 0.5)) == [0, 1, 2]  # '1', then the pair cut where it reads best
+
+
+def test_a_doubted_blob_offers_pieces_across_any_number_of_cuts(monkeypatch):
+    """samples/touching_wide_604.png: the 4 touches the 0, and the blob's candidate cuts lie so close that the 4
+    spans five of them. Its pieces may span any number of cuts because the verifier doubts the blob; limited to
+    four spans (``MAX_DIGITS``), as every box's were before, the 4 was cut short and read 1."""
+    import digitreader.reader as reader_module
+    from digitreader.reader import _split_plans
+
+    sample = REPO / "samples" / "touching_wide_604.png"
+    reader = DigitReader()
+    assert reader.read(sample).lines == ["604"]
+    image = reader_module.decode_image_file(sample, reader.max_pixels)
+    seg = reader_module.segment(image)
+    [judged] = reader._judge_boxes([seg])
+    probabilities = reader._classify_all([seg])[0]
+    [plan] = _split_plans(seg, probabilities, judged.doubted, judged.trusted, judged.doubted | judged.capped)
+    assert max(j - i for i, j in plan.pairs) > MAX_DIGITS
+    [bounded] = _split_plans(seg, probabilities, judged.doubted, judged.trusted)
+    assert max(j - i for i, j in bounded.pairs) <= MAX_DIGITS
+
+    def bounded_plans(seg, probabilities, doubted=None, trusted=None, unbounded=None):
+        return _split_plans(seg, probabilities, doubted, trusted)
+
+    monkeypatch.setattr(reader_module, "_split_plans", bounded_plans)
+    assert DigitReader().read(sample).lines == ["601"]
