@@ -20,6 +20,7 @@ PAIR_ARCH = "pairs"  # the pair reader: two touching or overlapping digits read 
 PAIR_OTHER = PAIR_ONE = 100
 PAIR_THREE, PAIR_FOUR = 101, 102
 PAIR_CLASSES = 103
+PAIR_CLASS_NAMES = (*(f"{k:02d}" for k in range(PAIR_OTHER)), "one digit", "three digits", "four digits")
 
 
 def build_model(arch: str) -> Any:

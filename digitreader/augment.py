@@ -173,7 +173,7 @@ def digit_pairs(images: np.ndarray, labels: np.ndarray, count: int, rng: np.rand
     return out, pair_labels
 
 
-PAIR_OTHER_FRACTION = 0.5  # per pair in a training batch: this many crops of "not two digits" (class 100)
+PAIR_OTHER_FRACTION = 0.5  # per pair in a training batch: this many crops of "not two digits" (classes 100-102)
 PAIR_RUN_SIZES = (3, 4)  # the runs among them: three digits or four
 
 
@@ -235,8 +235,6 @@ def augment_with_targets(images: np.ndarray, labels: np.ndarray, rng: np.random.
         out = np.concatenate([out, merged_digits(out, merged, rng, cfg.merged_overlap)])
         targets = np.concatenate([targets, np.full((merged, num_classes), 1.0 / num_classes, np.float32)])
     return out, targets
-
-
 
 
 def digit_fragments(images: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

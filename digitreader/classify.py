@@ -66,7 +66,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     ``$DIGITREADER_BACKEND``): ``auto`` (onnxruntime, else OpenCV DNN; OpenCV DNN first with ``quick_start``,
     for a process reading one image), ``opencv``, ``onnxruntime`` or ``keras`` (no cache: TensorFlow every
     time). Keras loading always uses safe mode: no code from the file runs. ``classes``: the number of
-    probabilities the model must output (10 digits; 2 for the single-digit verifier; 101 for the pair reader).
+    probabilities the model must output (10 digits; 2 for the single-digit verifier; 103 for the pair reader).
     """
     path = Path(path)
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -107,7 +107,8 @@ def load_verifier(path: str | Path, cache_dir: str | Path | None = None, backend
 def load_pair_reader(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
                      quick_start: bool = False) -> Classifier:
     """Load the pair reader (``digitreader train --arch pairs``): (N, 28, 28) crops of two touching or
-    overlapping digits -> (N, 101) probabilities: of ``10 x left + right`` (0-99), and of "not two digits" (100)."""
+    overlapping digits -> (N, 103) probabilities: of ``10 x left + right`` (0-99), then of one, three and four
+    digits (100-102: not two digits)."""
     from .architectures import PAIR_CLASSES
 
     return load_classifier(path, cache_dir, backend, quick_start, classes=PAIR_CLASSES)

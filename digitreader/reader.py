@@ -441,18 +441,19 @@ class _SplitPlan:
             score += VERIFIER_WEIGHT * max(math.log(max(single, 1e-12)), -VERIFIER_FLOOR)
         score += aspect_prior(int(p.argmax()), box[2], max(box[3], FRAGMENT_HEIGHT * self.height),
                               slack=WHOLE_ASPECT_SLACK if whole else 0.0)
-        if box[3] < FRAGMENT_HEIGHT * self.height:
-            score -= 6.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
-        return score
+        return score - self._fragment_penalty(box)
+
+    def _fragment_penalty(self, box: tuple[int, int, int, int]) -> float:
+        """A piece shorter than ``FRAGMENT_HEIGHT`` row heights is part of a digit, not digits."""
+        short = FRAGMENT_HEIGHT - box[3] / self.height
+        return 6.0 + 10.0 * short if short > 0 else 0.0
 
     def _pair_score(self, box: tuple[int, int, int, int], q: np.ndarray) -> float:
         """Log-plausibility of one piece (or the whole box) read as two digits by the pair reader: its confidence in
         the pair (counted for two digits), its belief that the piece is two digits, and the piece's width."""
         score = 2 * (confidence_score(float(q[:PAIR_OTHER].max())) + width_prior(box[2] / 2, self.height))
         score += VERIFIER_WEIGHT * max(math.log(max(1.0 - float(q[PAIR_OTHER:].sum()), 1e-12)), -VERIFIER_FLOOR)
-        if box[3] < FRAGMENT_HEIGHT * self.height:
-            score -= 6.0 + 10.0 * (FRAGMENT_HEIGHT - box[3] / self.height)
-        return score - PAIR_UNIT_COST
+        return score - self._fragment_penalty(box) - PAIR_UNIT_COST
 
     def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:
         """Indices of the pieces of the best segmentation, or None when the box stays whole. A ``paired`` box
@@ -466,28 +467,24 @@ class _SplitPlan:
             scores[pair] = self._score(box, p, single=single) + (self.cut_scores[pair[0] - 1] if pair[0] > 0 else 0.0)
         whole_key = (0, self.n_cuts + 1)
         whole_score = self._score(self.box, whole, whole=True, single=self.whole_single)
-        pair_scores = {}
+        pair_scores, inner_cut = {}, {}
         if self.pair_probs is not None and self.whole_pair is not None:
             spans = [(pair, box, q) for pair, box, q in zip(self.pairs, self.boxes, self.pair_probs)]
             for (i, j), box, q in [*spans, (whole_key, self.box, self.whole_pair)]:
-                if any((i, m) in scores and (m, j) in scores for m in range(i + 1, j)):
+                inner = [m for m in range(i + 1, j) if (i, m) in scores and (m, j) in scores]
+                if inner:  # the pair's two sides: its best two pieces
+                    inner_cut[(i, j)] = max(inner, key=lambda m: scores[(i, m)] + scores[(m, j)])
                     pair_scores[(i, j)] = self._pair_score(box, q) + (self.cut_scores[i - 1] if i > 0 else 0.0)
         edges = best_segmentation(self.n_cuts, {whole_key: whole_score, **scores}, self.max_pieces, pair_scores)
         if [(i, j) for i, j, _ in edges] == [whole_key] and edges[0][2] == 1 and self.paired:
             edges = best_segmentation(self.n_cuts, scores, max_digits=2)
         pieces: list[tuple[int, int]] = []
         for i, j, digits in edges:
-            pieces += [(i, j)] if digits == 1 else self._inner_split(i, j, scores)
+            pieces += [(i, j)] if digits == 1 else [(i, inner_cut[(i, j)]), (inner_cut[(i, j)], j)]
         if len(pieces) <= 1:
             return None
         lookup = {pair: k for k, pair in enumerate(self.pairs)}
         return [lookup[piece] for piece in pieces]
-
-    def _inner_split(self, i: int, j: int, scores: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
-        """The best two pieces of the span from cut position i to j (the two sides of a piece read as a pair)."""
-        inner = [m for m in range(i + 1, j) if (i, m) in scores and (m, j) in scores]
-        best = max(inner, key=lambda m: scores[(i, m)] + scores[(m, j)])
-        return [(i, best), (best, j)]
 
 
 def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> list[int]:

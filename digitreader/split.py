@@ -1,7 +1,7 @@
 """Splitting touching digits: candidate cuts through one ink component, and the choice among them.
 
 Plain functions on NumPy arrays (no Keras). The reader classifies every candidate piece in one batched
-call and :func:`best_split` picks the segmentation whose pieces the classifier reads most confidently
+call and :func:`best_segmentation` picks the segmentation whose pieces the classifier reads most confidently
 (:func:`confidence_score`), weighed by how plausible each piece's width and shape are for the digit it
 is read as (:func:`width_prior`, :func:`aspect_prior`) and by what the cuts cost (recognition-guided
 segmentation).
@@ -212,7 +212,7 @@ def best_segmentation(n_cuts: int, scores: dict[tuple[int, int], float], max_dig
             total, path = best[(node, count)]
             for nxt, value, digits in by_start.get(node, []):
                 key = (nxt, count + digits)
-                if nxt <= node or key[1] > max_digits:
+                if key[1] > max_digits:
                     continue
                 if key not in best or total + value > best[key][0]:
                     best[key] = (total + value, path + [(node, nxt, digits)])

@@ -16,6 +16,7 @@ import numpy as np
 from .architectures import (
     ARCHITECTURES,
     PAIR_ARCH,
+    PAIR_CLASS_NAMES,
     PAIR_CLASSES,
     PAIR_FOUR,
     PAIR_ONE,
@@ -145,8 +146,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "test_accuracy": metrics["accuracy"],
         "test_errors": metrics["errors"],
         **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
-        **({"classes": [*(f"{k:02d}" for k in range(PAIR_OTHER)), "one digit", "three digits", "four digits"],
-             "pair_test": metrics["pairs"]}
+        **({"classes": list(PAIR_CLASS_NAMES), "pair_test": metrics["pairs"]}
            if arch == PAIR_ARCH else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
@@ -248,9 +248,9 @@ def verifier_metrics(verifier: Any, x_test: np.ndarray, seed: int = 0) -> dict[s
 
 def pair_metrics(pair_reader: Any, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[str, Any]:
     """The pair reader on as many pairs of held-out digits as there are test digits (``digit_pairs``: from
-    2 px apart to overlapping by 60 % of the narrower digit): the share read right, both digits; and on half as
-    many crops that are not two digits (``not_pairs``: single test digits, runs of three or four): the share
-    it calls "not two digits". ``accuracy`` is the pairs' own."""
+    2 px apart to overlapping by 60 % of the narrower digit): the share read right, both digits, and the share
+    called not two digits; and on half as many crops that are not two digits (``not_pairs``: single test digits,
+    runs of three or four): the share of each kind told right. ``accuracy`` is the pairs' own."""
     rng = np.random.default_rng(seed + 3)
     crops, labels = digit_pairs(x_test, y_test, len(x_test), rng)
     predicted = pair_reader.predict_proba(crops.astype(np.float32) / 255.0).argmax(axis=1)
