@@ -28,8 +28,8 @@ ALIGNED_THICKNESS = (0.75, 1.3, 2.4)  # aligned sides: thinner than the first or
 ALIGN_TOLERANCE = 2  # px: sides of one row of printed boxes start and end together
 ALIGNED_LENGTH_RATIO = 0.9  # ... and are about as tall as the writing in them, or taller
 SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
-SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.8, 0.5, 4  # box tops: 0.8 digit heights, 4 within 0.5 deg
-MIN_SKEW, MAX_SKEW = 0.4, 8.0  # degrees: printed lines tilted within this range are levelled to be found
+SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.7, 0.5, 4  # box tops: 0.7 digit heights, 4 within 0.5 deg
+MIN_SKEW, MAX_SKEW = 0.4, 15.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 
 
@@ -193,25 +193,36 @@ def _has_twin(side: Piece, pieces: list[Piece], loose: float) -> bool:
                and abs(p.y + p.h - side.y - side.h) <= tolerance for p in pieces)
 
 
-def printed_lines(mask: np.ndarray) -> np.ndarray:
-    """uint8 mask (255) of the printed lines in an ink mask (see the module's rules). On a skewed page
-    (long straight segments tilted by ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask
-    rotated level and rotated back."""
-    tilt = _long_line_tilt(mask)
+def printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> np.ndarray:
+    """uint8 mask (255) of the printed lines in an ink mask (see the module's rules and
+    :func:`find_printed_lines`)."""
+    return find_printed_lines(mask, faint)[0]
+
+
+def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(lines, tilt): the printed lines in an ink mask (uint8, 255), and the degrees the page was rotated by
+    to find them (0.0 when they were found as they are). On a skewed page (long straight segments tilted by
+    ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask rotated level and rotated back.
+
+    ``faint`` (optional) is a fuller mask of the same page that also holds faint ink. The tilt is measured
+    on it, and a tilted page's lines are found in it: a thin printed line is whole there, while the
+    speck-free ``mask`` keeps only the dashes where a tilted line steps from one pixel row to the next."""
+    search = mask if faint is None else faint
+    tilt = _long_line_tilt(search)
     angle = tilt if tilt is not None and abs(tilt) >= MIN_SKEW else 0.0
     if angle == 0.0:
         lines = _level_printed_lines(mask)
-        if tilt is not None or not lines.any():
-            return lines
-        angle = box_row_tilt(mask)  # lines but no long one: the short sides of tilted boxes?
+        if tilt is not None or not (lines.any() or faint is not None):
+            return lines, 0.0
+        angle = box_row_tilt(search)  # no long line: the short sides of a row of tilted boxes?
         if angle == 0.0:
-            return lines
+            return lines, 0.0
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    level = cv2.warpAffine(mask, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    level = cv2.warpAffine(search, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     lines = _level_printed_lines(level)
     back = cv2.warpAffine(lines, cv2.invertAffineTransform(rotation), (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), mask)
+    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), search), angle
 
 
 def skew_angle(mask: np.ndarray) -> float:

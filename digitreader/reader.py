@@ -187,8 +187,9 @@ class DigitReader:
         for image, path, seg, before, probs in zip(images, paths, segmentations, segmented, probabilities):
             self._debug_count = getattr(self, "_debug_count", 0) + 1
             crops = crops_for_boxes(seg.ink, seg.labels, seg.boxes, seg.members, seg.masks)
-            if seg.image_size is not None:  # the pictures show the resized copy, where the boxes were found
-                image = cv2.resize(image, (seg.mask.shape[1], seg.mask.shape[0]), interpolation=cv2.INTER_AREA)
+            if seg.to_image is not None:  # the pictures show the copy (resized, levelled) where the boxes were found
+                to_copy = cv2.invertAffineTransform(seg.image_matrix())
+                image = cv2.warpAffine(image, to_copy, (seg.mask.shape[1], seg.mask.shape[0]), flags=cv2.INTER_LINEAR)
             write_debug(self.debug_dir, debug_stem(path, self._debug_count), image, seg.mask, before, seg.boxes,
                         seg.lines, crops, probs)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .formlines import printed_lines, remove_lines, stroke_width
+from .formlines import MIN_SKEW, find_printed_lines, remove_lines, stroke_width
 from .imageio import to_grey
 
 __all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remove_lines", "segment", "stroke_width"]
@@ -50,21 +50,29 @@ class Segmentation:
     polarity: str = "dark"
     masks: list[np.ndarray | None] = field(default_factory=list)  # explicit (h, w) bool pixels of a box, or None
     marks: list[tuple[Box, list[int]]] = field(default_factory=list)  # small non-digit marks set aside
-    image_size: tuple[int, int] | None = None  # (width, height) of the image read, when segmented on a resized copy
+    image_size: tuple[int, int] | None = None  # (width, height) of the image read, when segmented on a copy
+    to_image: np.ndarray | None = None  # ... and the 2x3 affine map from the copy's pixels to the image's
+    tilt: float = 0.0  # degrees the printed lines were levelled by to be found (0.0: found as they are)
 
     @property
     def scale(self) -> float:
         """How many times the size of the image read the arrays and boxes are (1.0: the image itself)."""
-        return 1.0 if self.image_size is None else self.mask.shape[1] / self.image_size[0]
+        return 1.0 if self.to_image is None else 1.0 / math.hypot(self.to_image[0, 0], self.to_image[1, 0])
+
+    def image_matrix(self) -> np.ndarray:
+        """The 2x3 affine map from the arrays' pixels to the image read's."""
+        return np.eye(2, 3) if self.to_image is None else self.to_image
 
     def image_box(self, box: Box) -> Box:
-        """``box`` (working scale) in the coordinates of the image read."""
-        if self.image_size is None:
+        """``box`` (of the copy segmented) in the coordinates of the image read: the box around its corners."""
+        if self.image_size is None or self.to_image is None:
             return box
         width, height = self.image_size
-        x0, y0 = math.floor(box[0] / self.scale), math.floor(box[1] / self.scale)
-        x1 = min(width, math.ceil((box[0] + box[2]) / self.scale))
-        y1 = min(height, math.ceil((box[1] + box[3]) / self.scale))
+        x, y, w, h = box
+        corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], float) @ self.image_matrix().T
+        x0, y0 = (max(0, math.floor(v + 1e-6)) for v in corners.min(axis=0))
+        x1, y1 = math.ceil(corners[:, 0].max() - 1e-6), math.ceil(corners[:, 1].max() - 1e-6)
+        x1, y1 = min(width, x1), min(height, y1)
         return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
 
     def __post_init__(self) -> None:
@@ -169,36 +177,72 @@ def hysteresis(strong: np.ndarray, weak: np.ndarray, steps: int = HYSTERESIS_STE
 
 
 def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segmentation:
-    """:func:`segment`, again on a resized copy when the digits found are not ``WORKING_HEIGHTS`` px tall
-    (the heights every size rule here was made for: a 150 dpi scan's digits may be 20 px tall, a 600 dpi
-    scan's 200 px) and not specks (under ``SMALLEST_DIGIT``). The copy puts them at ``WORKING_HEIGHT``, within
-    ``MAX_WORKING_PIXELS``; the result's ``image_size`` says how to map its boxes back
+    """:func:`segment`, again on a copy when the page is skewed or its digits are not ``WORKING_HEIGHTS`` px
+    tall. A page whose printed lines were found tilted (``Segmentation.tilt``) is segmented again rotated
+    level (:func:`deskewed`). Digits not ``WORKING_HEIGHTS`` px tall (the heights every size rule here was made
+    for: a 150 dpi scan's digits may be 20 px tall, a 600 dpi scan's 200 px) and not specks (under
+    ``SMALLEST_DIGIT``) are segmented again on a copy that puts them at ``WORKING_HEIGHT``, within
+    ``MAX_WORKING_PIXELS``. The result's ``image_size`` and ``to_image`` say how to map its boxes back
     (:meth:`Segmentation.image_box`)."""
+    h, w = image.shape[:2]
     seg = segment(image, polarity)
+    to_image = np.eye(2, 3)
+    if abs(seg.tilt) >= MIN_SKEW:
+        image, to_image = deskewed(image, seg.tilt)
+        seg = _on_copy(segment(image, seg.polarity, levelled=True), (w, h), to_image)
     if not seg.boxes:
         return seg
     height = reference_height(seg.boxes)
     if WORKING_HEIGHTS[0] <= height <= WORKING_HEIGHTS[1] or height < SMALLEST_DIGIT:
         return seg  # in range, or specks (halftone, noise): no digit is readable that small
-    h, w = image.shape[:2]
-    factor = min(WORKING_HEIGHT / height, math.sqrt(MAX_WORKING_PIXELS / (h * w)))
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    copy_h, copy_w = image.shape[:2]
+    factor = min(WORKING_HEIGHT / height, math.sqrt(MAX_WORKING_PIXELS / (copy_h * copy_w)))
+    size = (max(1, round(copy_w * factor)), max(1, round(copy_h * factor)))
     if abs(factor - 1.0) < 0.1 or min(size) < 16:
         return seg
     resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
-    scaled = segment(resized, seg.polarity)
-    scaled.image_size = (w, h)
-    return scaled
+    shrink = copy_w / size[0]  # the copy's pixels per resized pixel
+    return _on_copy(segment(resized, seg.polarity), (w, h), to_image @ np.diag([shrink, shrink, 1.0]))
 
 
-def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True) -> Segmentation:
-    """Find digit boxes in reading order in a grey or BGR uint8 image."""
+def deskewed(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """(copy, to_image): the image rotated by ``degrees`` on a canvas that holds all of it (the corners in
+    the paper's median colour), and the 2x3 map from the copy's pixels back to the image's."""
+    h, w = image.shape[:2]
+    rotation = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(rotation[0, 0]), abs(rotation[0, 1])
+    new_w, new_h = int(math.ceil(h * sin + w * cos)), int(math.ceil(h * cos + w * sin))
+    rotation[0, 2] += new_w / 2 - w / 2
+    rotation[1, 2] += new_h / 2 - h / 2
+    channels = image.shape[2] if image.ndim == 3 else 1
+    paper = np.median(image.reshape(-1, channels), axis=0)
+    copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=tuple(float(v) for v in paper))
+    return copy, cv2.invertAffineTransform(rotation)
+
+
+def _on_copy(seg: Segmentation, image_size: tuple[int, int], to_image: np.ndarray) -> Segmentation:
+    seg.image_size, seg.to_image = image_size, to_image
+    return seg
+
+
+def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True,
+            levelled: bool = False) -> Segmentation:
+    """Find digit boxes in reading order in a grey or BGR uint8 image. ``levelled``: the image is a skewed
+    page's copy rotated level (see :func:`segment_at_working_scale`); its printed lines are looked for in faint
+    ink too."""
     grey = to_grey(image)
     if polarity == "auto":
         polarity = detect_polarity(grey)
     ink = ink_intensity(grey, polarity)
     strong, weak = ink_levels(ink)
-    lines = printed_lines(strong) if remove_form_lines else None
+    if not remove_form_lines:
+        lines, tilt = None, 0.0
+    elif levelled:  # a copy rotated level: its printed lines, smeared by the rotation, are whole in faint ink only
+        lines, tilt = find_printed_lines(weak)[0], 0.0
+    else:
+        lines, tilt = find_printed_lines(strong, weak)
+    tilt = tilt if lines is not None and lines.any() else 0.0  # a page is levelled for its printed lines only
     if lines is not None and lines.any():
         # A printed form: faint ink would join the lines' blurred rims to the digits; keep strong ink only.
         mask = remove_lines(strong, lines)
@@ -220,7 +264,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
             boxes.append(box)
             lines.append(line)
             members.append(ids)
-    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks)
+    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, tilt=tilt)
 
 
 # ---------------------------------------------------------------- grouping rules

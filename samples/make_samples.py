@@ -22,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 import synth  # noqa: E402
 
+SKEWED_FORM_SEED = 12
+
 # (file prefix, category or maker, seed). Seeds fixed once; see samples/README.md.
 SAMPLES = [
     ("one_row", "clean", 13),
@@ -41,6 +43,9 @@ SAMPLES = [
     # pieces spanning any number of candidate cuts in a doubted blob: the first seed from 11 up of the benchmark's
     # touching pages read right with them and wrong with pieces of at most four spans (the reader before 2026-11-21)
     ("touching_wide", "touching", 11),
+    # a page of printed boxes scanned 4-7 degrees askew: the first seed from 11 up read right with the page
+    # levelled before segmenting and wrong without (the reader before 2026-11-22)
+    ("form_skewed", "form_skewed", SKEWED_FORM_SEED),
 ]
 
 
@@ -64,6 +69,18 @@ def make_photo(rng: np.random.Generator, source: synth.DigitSource) -> synth.Pag
     return image, glyphs, synth.glyph_boxes(glyphs, shape, matrix)
 
 
+def make_skewed_form(rng: np.random.Generator, source: synth.DigitSource) -> synth.Page:
+    """A page of printed boxes (the benchmark's form renderer) turned 4-7 degrees either way, as a scan fed in
+    askew: the corners the turn uncovers are in the paper's median colour."""
+    image, glyphs, _ = synth.make_boxes(rng, source)
+    degrees = float(rng.uniform(4.0, 7.0) * rng.choice([-1.0, 1.0]))
+    matrix, shape = synth.rotation(image.shape[:2], degrees)
+    paper = np.median(image.reshape(-1, image.shape[2] if image.ndim == 3 else 1), axis=0)
+    turned = cv2.warpPerspective(image, matrix, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in paper))
+    return turned, glyphs, synth.glyph_boxes(glyphs, shape, matrix)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", type=Path, default=synth.default_mnist_path())
@@ -73,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     truth = {}
     for prefix, kind, seed in SAMPLES:
         rng = np.random.default_rng(seed)
-        if kind == "photo":
-            image, glyphs, boxes = make_photo(rng, source)
+        if kind in ("photo", "form_skewed"):
+            image, glyphs, boxes = (make_photo if kind == "photo" else make_skewed_form)(rng, source)
             record = synth.truth_for(kind, glyphs, boxes)
         else:  # the samples predate the harder benchmark pages: their v1 renderers, byte for byte
             maker = synth.CLASSIC_MAKERS.get(kind) or synth.MAKERS[kind.removesuffix("_hard")]
