@@ -214,7 +214,9 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
         lines = _level_printed_lines(mask)
         if tilt is not None or not (lines.any() or faint is not None):
             return lines, 0.0
-        angle = box_row_tilt(search)  # no long line: the short sides of a row of tilted boxes?
+        # No long line: the short sides of a row of tilted boxes? With no line found at all, they may be thin
+        # lines that ``mask`` broke into dashes: look for them among the thin strokes of the faint ink only.
+        angle = box_row_tilt(search) if lines.any() else box_row_tilt(thin_strokes(faint), digit_height(faint))
         if angle == 0.0:
             return lines, 0.0
     h, w = mask.shape
@@ -249,12 +251,12 @@ def _long_line_tilt(mask: np.ndarray) -> float | None:
     return float(np.median(near)) if len(near) else None
 
 
-def box_row_tilt(mask: np.ndarray) -> float:
+def box_row_tilt(mask: np.ndarray, ref: float | None = None) -> float:
     """Degrees to rotate by to level a page whose printed lines are all short (the tops and bottoms of a row
     of separate boxes, no long rule): the median tilt of the straight near-level Hough segments at least
-    ``SHORT_TILT_RATIO`` digit heights long, when ``MIN_AGREEING`` of them agree on it within
-    ``TILT_AGREEMENT`` degrees (a digit's bar has a tilt of its own); 0.0 otherwise."""
-    ref = digit_height(mask)
+    ``SHORT_TILT_RATIO`` digit heights (``ref``, or measured in ``mask``) long, when ``MIN_AGREEING`` of them
+    agree on it within ``TILT_AGREEMENT`` degrees (a digit's bar has a tilt of its own); 0.0 otherwise."""
+    ref = digit_height(mask) if ref is None else ref
     if ref <= 0:
         return 0.0
     near = _near_level_tilts(mask, SHORT_TILT_RATIO * ref)
@@ -263,6 +265,13 @@ def box_row_tilt(mask: np.ndarray) -> float:
         return 0.0
     angle = float(np.median(near))
     return angle if abs(angle) >= MIN_SKEW else 0.0
+
+
+def thin_strokes(mask: np.ndarray) -> np.ndarray:
+    """The ink of ``mask`` (uint8, 255) at most 2 px thick and away from thicker strokes: thin printed lines
+    without the handwriting, and few pixels to search for straight segments."""
+    thick = cv2.dilate(cv2.erode(mask, np.ones((3, 3), np.uint8)), np.ones((7, 7), np.uint8))
+    return cv2.subtract(mask, thick)
 
 
 def _near_level_tilts(mask: np.ndarray, length: float) -> np.ndarray:
