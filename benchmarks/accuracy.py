@@ -30,6 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synth  # noqa: E402
 
+from digitreader.segment import deskewed  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -81,17 +83,11 @@ def rescaled(image: np.ndarray, truth: dict, factor: float) -> tuple[np.ndarray,
 
 
 def rotated(image: np.ndarray, truth: dict, degrees: float) -> tuple[np.ndarray, dict]:
-    """The page rotated by ``degrees`` on a canvas that holds all of it (corners in its median colour), and its
-    truth with each box replaced by the box around its rotated corners."""
-    h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
-    matrix[0, 2] += nw / 2 - w / 2
-    matrix[1, 2] += nh / 2 - h / 2
-    paper = np.median(image.reshape(-1, image.shape[2] if image.ndim == 3 else 1), axis=0)
-    image = cv2.warpAffine(image, matrix, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=tuple(float(v) for v in paper))
+    """The page rotated by ``degrees`` on a canvas that holds all of it (corners in its median colour: the
+    reader's own ``segment.deskewed``, plain geometry), and its truth with each box replaced by the box
+    around its rotated corners."""
+    image, to_image = deskewed(image, degrees)
+    matrix = cv2.invertAffineTransform(to_image)
 
     def box_of(box: list[int]) -> list[int]:
         x, y, bw, bh = box
