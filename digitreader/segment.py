@@ -242,8 +242,9 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         lines, tilt = find_printed_lines(weak)[0], 0.0
     else:
         lines, tilt = find_printed_lines(strong, weak)
-    tilt = tilt if lines is not None and lines.any() else 0.0  # a page is levelled for its printed lines only
-    if lines is not None and lines.any():
+    printed = lines is not None and bool(lines.any())
+    tilt = tilt if printed else 0.0  # a page is levelled for its printed lines only
+    if printed:
         # A printed form: faint ink would join the lines' blurred rims to the digits; keep strong ink only.
         mask = remove_lines(strong, lines)
     else:
@@ -255,7 +256,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     groups = _merge_fragments(components)
     groups, marks = _split_off_marks(groups)
     groups = _drop_edge_fragments(groups, mask.shape)
-    if lines is not None and lines.any():  # bits of ink left along a removed printed line are no separators
+    if printed:  # bits of ink left along a removed printed line are no separators
         marks = [m for m in marks if not _near_lines(m[0], lines)]
     rows = _reading_order(groups)
     boxes, lines, members = [], [], []
