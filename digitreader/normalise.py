@@ -16,6 +16,9 @@ SLANT_RANGE = (-0.45, 0.25)  # MNIST training digits' slant (mu11 / mu02), 10th 
 MNIST_STROKE = 2.25  # median stroke width of MNIST test digits (2 x area / perimeter at threshold 127)
 WORK_SIDE = 200  # larger crops are first shrunk to this (10x the final size): stroke matching stays cheap
 MAX_RIM = 31  # px of grey rim kept around a digit's mask, at most
+FAINT_FLOOR = 0.1  # faint stroke parts: flattened ink above this ...
+FAINT_NOISE = 2.0  # ... and above this x the 90th percentile of the paper around the digit (texture, noise)
+FAINT_LINE = 0.5  # straight runs this long (x the window's height) are printed lines, not faint strokes
 
 
 def normalise_crop(ink: np.ndarray, match_stroke: bool = True, deslant: bool = True) -> np.ndarray:
@@ -110,11 +113,14 @@ def _centre_of_mass_paste(small: np.ndarray) -> np.ndarray:
 
 
 def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, int, int, int]],
-                    members: list[list[int]], masks: list[np.ndarray | None] | None = None) -> np.ndarray:
+                    members: list[list[int]], masks: list[np.ndarray | None] | None = None,
+                    faint: bool = False) -> np.ndarray:
     """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out).
 
     A box's own pixels are those of its components (``members``), or ``masks[n]`` (an (h, w) bool
-    array over the box) when given: a piece of a split component.
+    array over the box) when given: a piece of a split component. ``faint``: a whole component's crop also
+    keeps the faint parts of its strokes that the binarisation dropped (see :func:`_faint_strokes`); off on
+    pages with printed lines, whose grey rims they would be.
     """
     crops = np.zeros((len(boxes), SIDE, SIDE), np.float32)
     masks = masks if masks is not None else [None] * len(boxes)
@@ -131,10 +137,35 @@ def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, 
         others = ((window > 0) & (own == 0)).astype(np.uint8)
         # Keep the faint grey rim and stroke ends around this digit's mask, but not a neighbour's ink.
         reach = min(max(3, int(0.08 * h)), MAX_RIM) | 1  # capped: a huge box's dilation stays cheap
-        own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+        rim = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+        own = cv2.dilate(own, rim)
         own &= 1 - cv2.dilate(others, np.ones((3, 3), np.uint8))
+        if faint and mask is None:
+            own |= _faint_strokes(ink[y0:y1, x0:x1], own, cv2.dilate(others, rim))
         crops[n] = normalise_crop(ink[y0:y1, x0:x1] * own)
     return crops
+
+
+def _faint_strokes(window: np.ndarray, own: np.ndarray, near_others: np.ndarray) -> np.ndarray:
+    """uint8 mask: a digit's faint stroke parts (a light loop of a 9, a fading bar), too faint to binarise.
+
+    They are the ink in the window above a noise floor (``FAINT_FLOOR``, or ``FAINT_NOISE`` x the paper's
+    90th percentile around the digit, on textured paper) that is connected to the digit's own pixels, is not
+    near a neighbour's, and does not run straight for ``FAINT_LINE`` x the window's height (a thin printed
+    line that the binarisation dropped).
+    """
+    background = window[(cv2.dilate(own | near_others, np.ones((5, 5), np.uint8)) == 0)]
+    if background.size < 20:
+        return np.zeros_like(own)
+    floor = max(FAINT_FLOOR, FAINT_NOISE * float(np.percentile(background, 90)))
+    faint = ((window > floor) & (near_others == 0)).astype(np.uint8)
+    length = max(8, int(FAINT_LINE * window.shape[0]))
+    straight = cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) | cv2.morphologyEx(
+        faint, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
+    faint &= 1 - straight
+    _, labels = cv2.connectedComponents(faint | own, connectivity=8)
+    touching = np.unique(labels[own > 0])
+    return (np.isin(labels, touching[touching > 0]) & (faint > 0)).astype(np.uint8)
 
 
 def digit_image_to_mnist(image: np.ndarray, polarity: str = "auto") -> np.ndarray:

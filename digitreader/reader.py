@@ -17,7 +17,7 @@ from .classify import Classifier, load_classifier, load_pair_reader, load_verifi
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .marks import place_marks
-from .normalise import crops_for_boxes
+from .page import on_paper
 from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
 from .segment import (
@@ -167,7 +167,7 @@ class DigitReader:
         """Read several decoded images with one batched classifier call for all their digits."""
         paths = paths or [f"<array {i}>" for i in range(len(images))]
         segment_one = segment_at_working_scale if self.working_scale else segment
-        segmentations = self._map(lambda image: segment_one(image, self.polarity), images)
+        segmentations = self._map(lambda image: segment_one(on_paper(image), self.polarity), images)
         segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
@@ -186,7 +186,7 @@ class DigitReader:
 
         for image, path, seg, before, probs in zip(images, paths, segmentations, segmented, probabilities):
             self._debug_count = getattr(self, "_debug_count", 0) + 1
-            crops = crops_for_boxes(seg.ink, seg.labels, seg.boxes, seg.members, seg.masks)
+            crops = seg.crops()
             if seg.to_image is not None:  # the pictures show the copy (resized, levelled) where the boxes were found
                 to_copy = cv2.invertAffineTransform(seg.image_matrix())
                 image = cv2.warpAffine(image, to_copy, (seg.mask.shape[1], seg.mask.shape[0]), flags=cv2.INTER_LINEAR)
@@ -203,8 +203,7 @@ class DigitReader:
         return np.split(probabilities, np.cumsum(counts)[:-1])
 
     def _classify_all(self, segmentations: list[Segmentation]) -> list[np.ndarray]:
-        return self._classify(self._map(lambda s: crops_for_boxes(s.ink, s.labels, s.boxes, s.members, s.masks),
-                                        segmentations))
+        return self._classify(self._map(lambda s: s.crops(), segmentations))
 
     def _map(self, function: Callable[[Any], Any], items: list) -> list:
         """``[function(item) for item in items]``, in the reader's threads when there are several items."""
@@ -228,9 +227,9 @@ class DigitReader:
         plans = self._map(lambda args: _split_plans(*args), jobs)
         if not any(plans):
             return probabilities
-        crops = [crops_for_boxes(seg.ink, seg.labels, [b for plan in seg_plans for b in plan.boxes],
-                                 [seg.members[plan.index] for plan in seg_plans for _ in plan.boxes],
-                                 [m for plan in seg_plans for m in plan.masks])
+        crops = [seg.crops([b for plan in seg_plans for b in plan.boxes],
+                           [seg.members[plan.index] for plan in seg_plans for _ in plan.boxes],
+                           [m for plan in seg_plans for m in plan.masks])
                  for seg, seg_plans in zip(segmentations, plans)]
         piece_probs = self._classify(crops)
         piece_single = ([p[:, 1] for p in self._classify(crops, self.verifier)] if self.verifier is not None
@@ -288,7 +287,7 @@ class DigitReader:
                         continue
                     members.append(seg.members[plan.index])
                     jobs.append((own, left, right))
-            crops.append(crops_for_boxes(seg.ink, seg.labels, boxes, members, masks))
+            crops.append(seg.crops(boxes, members, masks))
         if not jobs:
             return
         pair_probs = _pair_part(self.pair_reader.predict_proba(np.concatenate(crops))).reshape(-1, 10, 10)
@@ -312,8 +311,8 @@ class DigitReader:
         wide = [_boxes_by_width(seg, SPLIT_MIN_WIDTH) for seg in segmentations]
         candidates = [idx + (_boxes_by_width(seg, NARROW_MIN_WIDTH, SPLIT_MIN_WIDTH) if both else [])
                       for seg, idx in zip(segmentations, wide)]
-        crops = [crops_for_boxes(seg.ink, seg.labels, [seg.boxes[i] for i in idx], [seg.members[i] for i in idx],
-                                 [seg.masks[i] for i in idx]) for seg, idx in zip(segmentations, candidates)]
+        crops = [seg.crops([seg.boxes[i] for i in idx], [seg.members[i] for i in idx], [seg.masks[i] for i in idx])
+                 for seg, idx in zip(segmentations, candidates)]
         singles = [p[:, 1] for p in self._classify(crops, self.verifier)]
         pair_probs = self._classify(crops, self.pair_reader) if both else [np.zeros((len(c), 1)) for c in crops]
         pair_best = [_pair_part(p).max(axis=1) for p in pair_probs]
@@ -340,8 +339,8 @@ class DigitReader:
         candidates = [close_pairs(seg) for seg in segmentations]
         if not any(candidates):
             return probabilities
-        merged_crops = [crops_for_boxes(seg.ink, seg.labels, [union_box(seg.boxes[a], seg.boxes[b]) for a, b in pairs],
-                                        [seg.members[a] + seg.members[b] for a, b in pairs])
+        merged_crops = [seg.crops([union_box(seg.boxes[a], seg.boxes[b]) for a, b in pairs],
+                                  [seg.members[a] + seg.members[b] for a, b in pairs])
                         for seg, pairs in zip(segmentations, candidates)]
         merged_probs = self._classify(merged_crops)
         out = []

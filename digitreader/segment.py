@@ -18,6 +18,7 @@ import numpy as np
 
 from .formlines import MIN_SKEW, find_printed_lines, remove_lines, stroke_width
 from .imageio import to_grey
+from .normalise import crops_for_boxes
 
 __all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remove_lines", "segment", "stroke_width"]
 
@@ -52,6 +53,7 @@ class Segmentation:
     marks: list[tuple[Box, list[int]]] = field(default_factory=list)  # small non-digit marks set aside
     image_size: tuple[int, int] | None = None  # (width, height) of the image read, when segmented on a copy
     to_image: np.ndarray | None = None  # ... and the 2x3 affine map from the copy's pixels to the image's
+    printed: bool = False  # printed lines were found (and removed from ``mask``, not from ``ink``)
     tilt: float = 0.0  # degrees the printed lines were levelled by to be found (0.0: found as they are)
 
     @property
@@ -78,6 +80,14 @@ class Segmentation:
     def __post_init__(self) -> None:
         if len(self.masks) != len(self.boxes):
             self.masks = [None] * len(self.boxes)
+
+    def crops(self, boxes: list[Box] | None = None, members: list[list[int]] | None = None,
+              masks: list[np.ndarray | None] | None = None) -> np.ndarray:
+        """(N, 28, 28) MNIST crops of ``boxes`` (default: this segmentation's own) cut from ``ink``; see
+        :func:`normalise.crops_for_boxes`. Faint stroke parts are recovered on pages without printed lines."""
+        if boxes is None:
+            boxes, members, masks = self.boxes, self.members, self.masks
+        return crops_for_boxes(self.ink, self.labels, boxes, members or [], masks, faint=not self.printed)
 
     def box_mask(self, index: int) -> np.ndarray:
         """(h, w) bool: the pixels of box ``index`` (its explicit mask, or its components' pixels)."""
@@ -205,9 +215,10 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segme
     return _on_copy(segment(resized, seg.polarity), (w, h), to_image @ np.diag([shrink, shrink, 1.0]))
 
 
-def deskewed(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+def deskewed(image: np.ndarray, degrees: float, corners: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(copy, to_image): the image rotated by ``degrees`` on a canvas that holds all of it (the corners in
-    the paper's median colour), and the 2x3 map from the copy's pixels back to the image's."""
+    the grey ``corners``, or the paper's median colour), and the 2x3 map from the copy's pixels back to the
+    image's."""
     h, w = image.shape[:2]
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     cos, sin = abs(rotation[0, 0]), abs(rotation[0, 1])
@@ -215,7 +226,7 @@ def deskewed(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]
     rotation[0, 2] += new_w / 2 - w / 2
     rotation[1, 2] += new_h / 2 - h / 2
     channels = image.shape[2] if image.ndim == 3 else 1
-    paper = np.median(image.reshape(-1, channels), axis=0)
+    paper = np.median(image.reshape(-1, channels), axis=0) if corners is None else np.full(channels, corners)
     copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=tuple(float(v) for v in paper))
     return copy, cv2.invertAffineTransform(rotation)
@@ -265,7 +276,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
             boxes.append(box)
             lines.append(line)
             members.append(ids)
-    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, tilt=tilt)
+    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, printed=printed, tilt=tilt)
 
 
 # ---------------------------------------------------------------- grouping rules

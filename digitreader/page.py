@@ -1,0 +1,144 @@
+"""Stage 0: find the sheet of paper in a photo or a skewed scan, and blank out what lies around it.
+
+A page photographed on a desk, or scanned askew onto a dark lid, has a surround (the desk, the lid, a
+rotated scan's filled corners). Its edge would read as ink, and its colour would fool the polarity test
+(which takes the image's border for paper). The sheet is the largest four-cornered contour of the coarse
+edge map whose sides are step edges (one grey inside, another outside), not printed lines (the same paper
+on both sides); outside it the image is filled with the paper's own grey, continued smoothly from inside.
+Plain functions on NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+COARSE_SIDE = 400  # px: the sheet is looked for on a copy this big (paper texture and handwriting blur away)
+MIN_PAGE_AREA = 0.2  # a sheet covers at least this fraction of the image ...
+MAX_PAGE_AREA = 0.97  # ... and less than this: a sheet filling the frame has no surround worth blanking
+MIN_STEP = 25.0  # grey levels: median difference across the sheet's edge (a printed line's is about 0)
+STEP_GAP = 4  # coarse px each side of the edge left out of the comparison (a printed line's own width) ...
+STEP_BAND = 6  # ... and the width of the bands compared beyond it
+MIN_EDGE_SUPPORT = 0.7  # fraction of each side with an edge under it
+BORDER_SIDE = 2  # coarse px: a side this near the image's border is the frame's, not the sheet's
+MARGIN = 3  # coarse px of the sheet's rim blanked with the surround (its shadow, the scanner's glare)
+
+
+def find_page(grey: np.ndarray) -> np.ndarray | None:
+    """(4, 2) float32 corners of the sheet in image pixels, or None where no sheet with a surround is seen."""
+    h, w = grey.shape[:2]
+    factor = min(1.0, COARSE_SIDE / max(h, w))
+    small = cv2.resize(grey, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (5, 5), 0)
+    edges = cv2.Canny(small, 30, 90)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    area = float(small.shape[0] * small.shape[1])
+    for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
+        hull = cv2.convexHull(contour)
+        hull_area = cv2.contourArea(hull)
+        if not MIN_PAGE_AREA * area <= hull_area <= MAX_PAGE_AREA * area:
+            continue
+        corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+        if len(corners) != 4 or not _step_edge(small, edges, corners.reshape(4, 2).astype(np.float32)):
+            continue
+        return (corners.reshape(4, 2).astype(np.float32) / factor).astype(np.float32)
+    return None
+
+
+def _step_edge(small: np.ndarray, edges: np.ndarray, corners: np.ndarray) -> bool:
+    """Whether every side of the quadrilateral is a sheet's edge: an edge of the edge map runs along it, and
+    the grey STEP_GAP to STEP_GAP + STEP_BAND px inside differs from the grey as far outside (a printed frame
+    has the same paper on both sides; a side drawn across the sheet has no edge under it). A side along the
+    image's border (a sheet cut off by the frame) is not tested."""
+    h, w = small.shape
+    centre = corners.mean(axis=0)
+    offsets = np.arange(STEP_GAP + 1, STEP_GAP + STEP_BAND + 1, dtype=np.float32)
+    for a, b in zip(corners, np.roll(corners, -1, axis=0)):
+        if _along_border(a, b, w, h):
+            continue
+        length = float(np.hypot(*(b - a)))
+        if length < 8:
+            return False
+        t = np.linspace(0.1, 0.9, max(8, int(length / 2)), dtype=np.float32)[:, None]
+        points = a + t * (b - a)
+        normal = np.array([a[1] - b[1], b[0] - a[0]], np.float32) / length
+        if np.dot(centre - (a + b) / 2, normal) < 0:
+            normal = -normal  # pointing into the sheet
+        step = np.abs(_median_grey(small, points, normal * offsets[:, None]) -
+                      _median_grey(small, points, -normal * offsets[:, None]))
+        xs = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+        ys = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+        if float(np.median(step)) < MIN_STEP or float(np.mean(edges[ys, xs] > 0)) < MIN_EDGE_SUPPORT:
+            return False
+    return True
+
+
+def _along_border(a: np.ndarray, b: np.ndarray, w: int, h: int) -> bool:
+    """Whether the side a-b lies along one of the image's four edges (within ``BORDER_SIDE``)."""
+    return any(max(distance(a), distance(b)) <= BORDER_SIDE
+               for distance in (lambda p: p[0], lambda p: w - 1 - p[0], lambda p: p[1], lambda p: h - 1 - p[1]))
+
+
+def _median_grey(small: np.ndarray, points: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Per point (N, 2): the median grey of ``small`` at the point moved by each of ``shifts`` (K, 2)."""
+    where = points[:, None, :] + shifts[None, :, :]
+    xs = np.clip(np.round(where[..., 0]).astype(int), 0, small.shape[1] - 1)
+    ys = np.clip(np.round(where[..., 1]).astype(int), 0, small.shape[0] - 1)
+    return np.median(small[ys, xs].astype(np.float32), axis=1)
+
+
+def on_paper(image: np.ndarray) -> np.ndarray:
+    """``image`` with the surround of the sheet it shows blanked (see :func:`blank_surround`), or ``image``
+    itself where no sheet with a surround is seen."""
+    from .imageio import to_grey
+
+    corners = find_page(to_grey(image))
+    return image if corners is None else blank_surround(image, corners)
+
+
+def blank_surround(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` (grey or BGR uint8) with everything outside the sheet ``corners`` (and its rim)
+    replaced by the sheet's paper, continued smoothly outwards (inpainted on a coarse copy)."""
+    h, w = image.shape[:2]
+    factor = min(1.0, COARSE_SIDE / max(h, w))
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    inside = np.zeros((size[1], size[0]), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(corners * factor).astype(np.int32), 1)
+    inside = cv2.erode(inside, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8))
+    if not inside.any():
+        return image
+    paper = cv2.medianBlur(small, 9).astype(np.float32)  # the paper without the handwriting, either polarity
+    filled = _push_pull(paper, inside.astype(bool))
+    fill = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR).round().clip(0, 255).astype(np.uint8)
+    full_inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(full_inside, np.round(corners).astype(np.int32), 1)
+    rim = max(1, round(MARGIN / factor))
+    full_inside = cv2.erode(full_inside, np.ones((2 * rim + 1, 2 * rim + 1), np.uint8))
+    keep = full_inside.astype(bool)
+    if image.ndim == 3:
+        keep = keep[:, :, None]
+    return np.where(keep, image, fill).astype(image.dtype)
+
+
+def _push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``values`` with the unknown pixels filled smoothly from the known ones (averages of ever coarser
+    copies, taken back up): a cheap inpainting of a large region."""
+    if known.all():
+        return values
+    h, w = values.shape[:2]
+    if max(h, w) <= 2:
+        mean = values[known].mean(axis=0) if known.any() else values.mean(axis=(0, 1))
+        return np.where(_expand(known, values), values, mean).astype(np.float32)
+    half = (max(1, w // 2), max(1, h // 2))
+    weight = cv2.resize(known.astype(np.float32), half, interpolation=cv2.INTER_AREA)
+    total = cv2.resize(np.where(_expand(known, values), values, 0).astype(np.float32), half,
+                       interpolation=cv2.INTER_AREA)
+    coarse = _push_pull(total / np.maximum(_expand(weight, total), 1e-6), weight > 0)
+    up = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(_expand(known, values), values, up).astype(np.float32)
+
+
+def _expand(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
+    return mask[:, :, None] if like.ndim == 3 and mask.ndim == 2 else mask
