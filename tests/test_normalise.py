@@ -86,3 +86,37 @@ def test_strong_slant_is_reduced_to_mnists_range():
     assert slant(slanted) < SLANT_RANGE[0] - 0.1
     assert abs(slant(_limit_slant(slanted)) - SLANT_RANGE[0]) < 0.08
     assert _limit_slant(upright).shape == upright.shape  # within MNIST's range: untouched
+
+
+def _nine_with_a_faint_loop(line: bool = False):
+    """(ink, labels): a 9's strong stem and top (labelled), the left of its loop too faint to binarise (0.25,
+    unlabelled), and optionally a thin faint printed line across the whole window."""
+    ink = np.zeros((120, 120), np.float32)
+    cv2.line(ink, (80, 20), (80, 100), 0.9, 8)
+    cv2.line(ink, (40, 20), (80, 20), 0.9, 8)
+    labels = (ink > 0).astype(np.int32)
+    cv2.ellipse(ink, (60, 38), (22, 18), 0, 90, 270, 0.25, 5)  # the loop's left half, from the top to the stem
+    if line:
+        ink[92:94, :] = np.maximum(ink[92:94, :], 0.25)
+    return ink, labels
+
+
+def test_faint_stroke_parts_connected_to_a_digit_are_kept():
+    from digitreader.normalise import crops_for_boxes
+
+    ink, labels = _nine_with_a_faint_loop()
+    box = [(30, 10, 60, 95)]
+    with_faint = crops_for_boxes(ink, labels, box, [[1]], faint=True)[0]
+    without = crops_for_boxes(ink, labels, box, [[1]], faint=False)[0]
+    left_middle = (slice(9, 16), slice(3, 11))  # where the loop's left side lands in the 28x28 crop
+    assert with_faint[left_middle].sum() > 3 * max(without[left_middle].sum(), 0.1)
+
+
+def test_a_thin_straight_line_is_not_taken_for_a_faint_stroke():
+    from digitreader.normalise import _faint_strokes
+
+    ink, labels = _nine_with_a_faint_loop(line=True)
+    own = cv2.dilate((labels > 0).astype(np.uint8), np.ones((7, 7), np.uint8))
+    faint = _faint_strokes(ink, own, np.zeros_like(own))
+    assert faint[38, 36:42].any()  # the loop's leftmost part
+    assert not faint[92:94, :60].any() and not faint[92:94, 100:].any()  # the line, away from the stem

@@ -1,0 +1,98 @@
+"""Stage 0 (page.py): the sheet is found on a desk and its surround blanked; printed frames are no sheets."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO, SAMPLES
+
+from digitreader.page import blank_surround, find_page, on_paper
+
+PAPER, DESK = 225, 40
+
+
+def _sheet(width: int = 700, height: int = 260) -> np.ndarray:
+    """Grey paper with a handwritten-looking number (an OpenCV font) on it."""
+    page = np.full((height, width), PAPER, np.uint8)
+    cv2.putText(page, "4071", (120, 180), cv2.FONT_HERSHEY_SIMPLEX, 4.0, 30, 12)
+    return page
+
+
+def _on_desk(page: np.ndarray, degrees: float = 0.0, margin: int = 90, desk: int = DESK):
+    """(photo, corners): the page lying on a desk, turned by ``degrees`` about its centre."""
+    h, w = page.shape[:2]
+    photo = np.full((h + 2 * margin, w + 2 * margin), desk, np.uint8)
+    photo[margin:margin + h, margin:margin + w] = page
+    corners = np.float32([[margin, margin], [margin + w, margin], [margin + w, margin + h], [margin, margin + h]])
+    if degrees:
+        rotation = cv2.getRotationMatrix2D((photo.shape[1] / 2, photo.shape[0] / 2), degrees, 1.0)
+        photo = cv2.warpAffine(photo, rotation, photo.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=desk)
+        corners = np.hstack([corners, np.ones((4, 1), np.float32)]) @ rotation.T
+    return photo, corners.astype(np.float32)
+
+
+def _matches(found: np.ndarray, true: np.ndarray, tolerance: float) -> bool:
+    """Each true corner has a found corner within ``tolerance`` px."""
+    return all(np.min(np.hypot(*(found - corner).T)) <= tolerance for corner in true)
+
+
+@pytest.mark.parametrize("degrees", [0.0, 4.0, -9.0])
+def test_the_sheet_on_a_desk_is_found(degrees):
+    photo, corners = _on_desk(_sheet(), degrees)
+    found = find_page(photo)
+    assert found is not None and found.shape == (4, 2)
+    assert _matches(found, corners, tolerance=8.0)
+
+
+def test_a_light_sheet_on_a_white_desk_is_found_too():
+    photo, corners = _on_desk(_sheet(), 3.0, desk=255)
+    photo[photo == 255] = 255  # the desk brighter than the paper
+    found = find_page(photo)
+    assert found is not None and _matches(found, corners, tolerance=8.0)
+
+
+def test_a_page_without_surround_has_no_sheet():
+    assert find_page(_sheet()) is None
+
+
+def test_a_printed_frame_is_not_a_sheet():
+    page = _sheet(900, 400)
+    cv2.rectangle(page, (60, 60), (840, 340), 20, 4)  # a thick printed box: the same paper on both sides
+    assert find_page(page) is None
+
+
+def test_a_side_with_no_edge_under_it_is_not_taken():
+    # Light falls off to the left until the paper is as dark as the desk: the sheet's edges fade out there,
+    # and a quadrilateral closed across the sheet (blanking the digits left of it) must not be taken.
+    page = _sheet().astype(np.float32)
+    light = np.clip(np.linspace(0.0, 2.0, page.shape[1]), 0.0, 1.0)
+    page = np.where(page == PAPER, DESK + (PAPER - DESK) * light, page).astype(np.uint8)
+    photo, _ = _on_desk(page)
+    assert find_page(photo) is None
+
+
+def test_the_surround_is_filled_with_the_paper_and_the_sheet_kept():
+    photo, corners = _on_desk(_sheet(), 5.0)
+    blanked = blank_surround(photo, find_page(photo))
+    assert blanked.shape == photo.shape and blanked.dtype == np.uint8
+    outside = np.ones(photo.shape, np.uint8)
+    cv2.fillConvexPoly(outside, np.round(corners).astype(np.int32), 0)
+    assert abs(float(np.median(blanked[outside > 0])) - PAPER) <= 10  # the desk is gone
+    inside = cv2.erode(1 - outside, np.ones((25, 25), np.uint8)) > 0
+    assert np.array_equal(blanked[inside], photo[inside])  # the handwriting is untouched
+    assert on_paper(_sheet()) is not None and np.array_equal(on_paper(_sheet()), _sheet())
+
+
+@pytest.mark.parametrize("name", ["one_row_651778970.png", "form_boxes_9712.png", "light_on_dark_369_9390144.png"])
+def test_a_sample_photographed_on_a_desk_reads_the_same(name):
+    from digitreader import DigitReader
+
+    truth = json.loads((SAMPLES / "truth.json").read_text())[name]
+    image = cv2.imread(str(SAMPLES / name))
+    desk = 250 if name.startswith("light") else DESK  # a dark page on a white desk
+    h, w = image.shape[:2]
+    photo = cv2.copyMakeBorder(image, 70, 70, 70, 70, cv2.BORDER_CONSTANT, value=(desk,) * 3)
+    rotation = cv2.getRotationMatrix2D((w / 2 + 70, h / 2 + 70), 6.0, 1.0)
+    photo = cv2.warpAffine(photo, rotation, photo.shape[1::-1], borderValue=(desk,) * 3)
+    assert DigitReader(REPO / "output" / "mnist_cnn.keras").read(photo).lines == truth
