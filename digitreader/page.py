@@ -19,7 +19,8 @@ MAX_PAGE_AREA = 0.97  # ... and less than this: a sheet filling the frame has no
 MIN_STEP = 25.0  # grey levels: median difference across the sheet's edge (a printed line's is about 0)
 STEP_GAP = 4  # coarse px each side of the edge left out of the comparison (a printed line's own width) ...
 STEP_BAND = 6  # ... and the width of the bands compared beyond it
-MIN_EDGE_SUPPORT = 0.7  # fraction of each side with an edge under it
+MIN_EDGE_SUPPORT = 0.7  # fraction of each side with an edge under it ...
+EDGE_REACH = 3  # ... within this many coarse px (the outline simplified to four corners strays a little)
 BORDER_SIDE = 2  # coarse px: a side this near the image's border is the frame's, not the sheet's
 MARGIN = 3  # coarse px of the sheet's rim blanked with the surround (its shadow, the scanner's glare)
 
@@ -40,7 +41,8 @@ def find_page(grey: np.ndarray) -> np.ndarray | None:
         if not MIN_PAGE_AREA * area <= hull_area <= MAX_PAGE_AREA * area:
             continue
         corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-        if len(corners) != 4 or not _step_edge(small, edges, corners.reshape(4, 2).astype(np.float32)):
+        near_edges = cv2.dilate(edges, np.ones((2 * EDGE_REACH + 1,) * 2, np.uint8))
+        if len(corners) != 4 or not _step_edge(small, near_edges, corners.reshape(4, 2).astype(np.float32)):
             continue
         return (corners.reshape(4, 2).astype(np.float32) / factor).astype(np.float32)
     return None
