@@ -54,6 +54,8 @@ def _step_edge(small: np.ndarray, edges: np.ndarray, corners: np.ndarray) -> boo
     has the same paper on both sides; a side drawn across the sheet has no edge under it). A side along the
     image's border (a sheet cut off by the frame) is not tested."""
     h, w = small.shape
+    if not _apart(small, corners):
+        return False
     centre = corners.mean(axis=0)
     offsets = np.arange(STEP_GAP + 1, STEP_GAP + STEP_BAND + 1, dtype=np.float32)
     for a, b in zip(corners, np.roll(corners, -1, axis=0)):
@@ -74,6 +76,18 @@ def _step_edge(small: np.ndarray, edges: np.ndarray, corners: np.ndarray) -> boo
         if float(np.median(step)) < MIN_STEP or float(np.mean(edges[ys, xs] > 0)) < MIN_EDGE_SUPPORT:
             return False
     return True
+
+
+def _apart(small: np.ndarray, corners: np.ndarray) -> bool:
+    """Whether the surround's grey (a ring outside the quadrilateral, past a printed frame's width) differs by
+    ``MIN_STEP`` from the sheet's (the median inside): around a printed box it is the same paper."""
+    inside = np.zeros(small.shape, np.uint8)
+    cv2.fillConvexPoly(inside, np.round(corners).astype(np.int32), 1)
+    outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
+    ring = (outside > STEP_GAP) & (outside <= STEP_GAP + 3 * STEP_BAND)
+    if not ring.any() or not inside.any():
+        return False
+    return abs(float(np.median(small[ring])) - float(np.median(small[inside > 0]))) >= MIN_STEP
 
 
 def _along_border(a: np.ndarray, b: np.ndarray, w: int, h: int) -> bool:
