@@ -34,6 +34,7 @@ def find_page(grey: np.ndarray) -> np.ndarray | None:
     edges = cv2.Canny(small, 30, 90)
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    near_edges = cv2.dilate(edges, np.ones((2 * EDGE_REACH + 1,) * 2, np.uint8))
     area = float(small.shape[0] * small.shape[1])
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
         hull = cv2.convexHull(contour)
@@ -41,7 +42,6 @@ def find_page(grey: np.ndarray) -> np.ndarray | None:
         if not MIN_PAGE_AREA * area <= hull_area <= MAX_PAGE_AREA * area:
             continue
         corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-        near_edges = cv2.dilate(edges, np.ones((2 * EDGE_REACH + 1,) * 2, np.uint8))
         if len(corners) != 4 or not _step_edge(small, near_edges, corners.reshape(4, 2).astype(np.float32)):
             continue
         return (corners.reshape(4, 2).astype(np.float32) / factor).astype(np.float32)
