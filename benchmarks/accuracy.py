@@ -97,11 +97,12 @@ def on_desk(image: np.ndarray, truth: dict, grey: float) -> tuple[np.ndarray, di
     return desk, {**truth, "digits": digits}
 
 
-def rotated(image: np.ndarray, truth: dict, degrees: float, corners: float | None = None) -> tuple[np.ndarray, dict]:
-    """The page rotated by ``degrees`` on a canvas that holds all of it (corners in the grey ``corners``, or
+def rotated(image: np.ndarray, truth: dict, degrees: float,
+            corner_grey: float | None = None) -> tuple[np.ndarray, dict]:
+    """The page rotated by ``degrees`` on a canvas that holds all of it (corners in ``corner_grey``, or
     its median colour: the reader's own ``segment.deskewed``, plain geometry), and its truth with each box
     replaced by the box around its rotated corners."""
-    image, to_image = deskewed(image, degrees, corners)
+    image, to_image = deskewed(image, degrees, corner_grey)
     matrix = cv2.invertAffineTransform(to_image)
 
     def box_of(box: list[int]) -> list[int]:

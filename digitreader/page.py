@@ -27,9 +27,7 @@ MARGIN = 3  # coarse px of the sheet's rim blanked with the surround (its shadow
 
 def find_page(grey: np.ndarray) -> np.ndarray | None:
     """(4, 2) float32 corners of the sheet in image pixels, or None where no sheet with a surround is seen."""
-    h, w = grey.shape[:2]
-    factor = min(1.0, COARSE_SIDE / max(h, w))
-    small = cv2.resize(grey, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+    small, factor = _coarse_copy(grey)
     small = cv2.GaussianBlur(small, (5, 5), 0)
     edges = cv2.Canny(small, 30, 90)
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
@@ -46,6 +44,14 @@ def find_page(grey: np.ndarray) -> np.ndarray | None:
             continue
         return (corners.reshape(4, 2).astype(np.float32) / factor).astype(np.float32)
     return None
+
+
+def _coarse_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(copy at most ``COARSE_SIDE`` px across, area resampling; its size / the image's)."""
+    h, w = image.shape[:2]
+    factor = min(1.0, COARSE_SIDE / max(h, w))
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), factor
 
 
 def _step_edge(small: np.ndarray, edges: np.ndarray, corners: np.ndarray) -> bool:
@@ -117,10 +123,8 @@ def blank_surround(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """A copy of ``image`` (grey or BGR uint8) with everything outside the sheet ``corners`` (and its rim)
     replaced by the sheet's paper, continued smoothly outwards (inpainted on a coarse copy)."""
     h, w = image.shape[:2]
-    factor = min(1.0, COARSE_SIDE / max(h, w))
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    inside = np.zeros((size[1], size[0]), np.uint8)
+    small, factor = _coarse_copy(image)
+    inside = np.zeros(small.shape[:2], np.uint8)
     cv2.fillConvexPoly(inside, np.round(corners * factor).astype(np.int32), 1)
     inside = cv2.erode(inside, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8))
     if not inside.any():

@@ -87,7 +87,9 @@ class Segmentation:
         :func:`normalise.crops_for_boxes`. Faint stroke parts are recovered on pages without printed lines."""
         if boxes is None:
             boxes, members, masks = self.boxes, self.members, self.masks
-        return crops_for_boxes(self.ink, self.labels, boxes, members or [], masks, faint=not self.printed)
+        if members is None or len(members) != len(boxes):
+            raise ValueError("crops() needs one list of component labels (members) per box")
+        return crops_for_boxes(self.ink, self.labels, boxes, members, masks, faint=not self.printed)
 
     def box_mask(self, index: int) -> np.ndarray:
         """(h, w) bool: the pixels of box ``index`` (its explicit mask, or its components' pixels)."""
@@ -215,9 +217,9 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segme
     return _on_copy(segment(resized, seg.polarity), (w, h), to_image @ np.diag([shrink, shrink, 1.0]))
 
 
-def deskewed(image: np.ndarray, degrees: float, corners: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def deskewed(image: np.ndarray, degrees: float, corner_grey: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(copy, to_image): the image rotated by ``degrees`` on a canvas that holds all of it (the corners in
-    the grey ``corners``, or the paper's median colour), and the 2x3 map from the copy's pixels back to the
+    ``corner_grey``, or the paper's median colour), and the 2x3 map from the copy's pixels back to the
     image's."""
     h, w = image.shape[:2]
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
@@ -226,7 +228,7 @@ def deskewed(image: np.ndarray, degrees: float, corners: float | None = None) ->
     rotation[0, 2] += new_w / 2 - w / 2
     rotation[1, 2] += new_h / 2 - h / 2
     channels = image.shape[2] if image.ndim == 3 else 1
-    paper = np.median(image.reshape(-1, channels), axis=0) if corners is None else np.full(channels, corners)
+    paper = np.median(image.reshape(-1, channels), axis=0) if corner_grey is None else np.full(channels, corner_grey)
     copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=tuple(float(v) for v in paper))
     return copy, cv2.invertAffineTransform(rotation)
