@@ -46,6 +46,9 @@ from .split import (
 
 IMAGES_PER_BATCH = 32
 MERGE_CONFIDENCE_SLACK = 0.1
+# A piece of a digit cut off by a removed printed line may join a digit this close (x the row's height), the two
+# together no taller than FRAGMENT_UNION_HEIGHT x the digit and no wider than FRAGMENT_UNION_ASPECT x their height.
+FRAGMENT_REACH, FRAGMENT_UNION_HEIGHT, FRAGMENT_UNION_ASPECT = 0.25, 1.15, 1.3
 SPLIT_MIN_WIDTH = 0.75  # a box at least this wide (x the row's digit height) may hold touching digits
 SPLIT_KEEP_WIDTH, SPLIT_KEEP_CONFIDENCE = 1.2, 0.98  # ... unless the classifier is sure of it whole
 CUT_COST_WEIGHT = 0.3
@@ -171,6 +174,7 @@ class DigitReader:
         segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
+        probabilities = self._attach_line_fragments(segmentations, probabilities)
         probabilities = self._split_touching_digits(segmentations, probabilities)
         if self.debug_dir is not None:
             self._write_debug(images, paths, segmentations, segmented, probabilities)
@@ -354,6 +358,33 @@ class DigitReader:
             out.append(np.array(probs).reshape(-1, 10))
         return out
 
+    def _attach_line_fragments(self, segmentations: list[Segmentation],
+                               probabilities: list[np.ndarray]) -> list[np.ndarray]:
+        """Recognition-guided repair along printed lines: a piece of ink that removing a line cut off a digit (a 6's
+        loop written on a ruled line) joins the neighbouring digit whose crop with it is read about as confidently
+        as, or more than, the digit alone (see :func:`_fragment_candidates`); the most confident such reading wins."""
+        candidates = [_fragment_candidates(seg) for seg in segmentations]
+        if not any(candidates):
+            return probabilities
+        merged_crops = [seg.crops([union_box(seg.boxes[k], seg.line_fragments[f][0]) for f, k in pairs],
+                                  [seg.members[k] + seg.line_fragments[f][1] for f, k in pairs])
+                        for seg, pairs in zip(segmentations, candidates)]
+        merged_probs = self._classify(merged_crops)
+        out = []
+        for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
+            probs = np.array(probs).reshape(-1, 10)
+            best: dict[int, tuple[float, int, np.ndarray]] = {}  # fragment -> (confidence, digit, probabilities)
+            for (f, k), p in zip(pairs, merged):
+                if p.max() >= probs[k].max() - MERGE_CONFIDENCE_SLACK and p.max() > best.get(f, (-1.0,))[0]:
+                    best[f] = (float(p.max()), k, p)
+            for f, (_, k, p) in sorted(best.items()):
+                box, ids = seg.line_fragments[f]
+                seg.boxes[k] = union_box(seg.boxes[k], box)
+                seg.members[k] = seg.members[k] + ids
+                probs[k] = p  # (two fragments for one digit: the second is read without the first; rare)
+            out.append(probs)
+        return out
+
     def read_paths(self, paths: Iterable[str]) -> Iterator[ReadItem]:
         """Decode and read files in batches; a bad file yields an item with its error, never stops the run."""
         pending: list[tuple[str, np.ndarray]] = []
@@ -485,6 +516,28 @@ class _SplitPlan:
             return None
         lookup = {pair: k for k, pair in enumerate(self.pairs)}
         return [lookup[piece] for piece in pieces]
+
+
+def _fragment_candidates(seg: Segmentation) -> list[tuple[int, int]]:
+    """(fragment, digit) pairs of one page that may be one digit: the fragment (``Segmentation.line_fragments``)
+    lies within ``FRAGMENT_REACH`` row heights of the digit's box, and the two together are no taller than
+    ``FRAGMENT_UNION_HEIGHT`` times the digit (or the row's height) and no wider than ``FRAGMENT_UNION_ASPECT``
+    times their height."""
+    if not seg.line_fragments or not seg.boxes:
+        return []
+    ref = reference_height(seg.boxes)
+    pairs = []
+    for f, (box, _) in enumerate(seg.line_fragments):
+        for k, digit in enumerate(seg.boxes):
+            if seg.masks[k] is not None:
+                continue
+            union = union_box(digit, box)
+            gap = max(box[0] - digit[0] - digit[2], digit[0] - box[0] - box[2],
+                      box[1] - digit[1] - digit[3], digit[1] - box[1] - box[3])
+            if (gap <= FRAGMENT_REACH * ref and union[3] <= FRAGMENT_UNION_HEIGHT * max(digit[3], ref)
+                    and union[2] <= FRAGMENT_UNION_ASPECT * union[3]):
+                pairs.append((f, k))
+    return pairs
 
 
 def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> list[int]:

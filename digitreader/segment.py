@@ -36,6 +36,7 @@ STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row h
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
+LINE_FRAGMENT_HEIGHT = 0.2  # a piece by a removed line this tall (x digit height) may be part of a digit
 
 
 @dataclass
@@ -54,6 +55,10 @@ class Segmentation:
     image_size: tuple[int, int] | None = None  # (width, height) of the image read, when segmented on a copy
     to_image: np.ndarray | None = None  # ... and the 2x3 affine map from the copy's pixels to the image's
     printed: bool = False  # printed lines were found (and removed from ``mask``, not from ``ink``)
+    # Pieces of ink left beside a removed printed line, too short for a digit but no flat remnant of the line:
+    # the part of a digit cut off where its stroke ran along the line (a 6's loop on a ruled line). The reader
+    # gives each to the neighbouring digit whose reading it keeps or improves (``reader.py``).
+    line_fragments: list[tuple[Box, list[int]]] = field(default_factory=list)
     tilt: float = 0.0  # degrees the printed lines were levelled by to be found (0.0: found as they are)
 
     @property
@@ -269,8 +274,12 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     groups = _merge_fragments(components)
     groups, marks = _split_off_marks(groups)
     groups = _drop_edge_fragments(groups, mask.shape)
+    fragments = []
     if printed:  # bits of ink left along a removed printed line are no separators
-        marks = [m for m in marks if not _near_lines(m[0], lines)]
+        near = [_near_lines(m[0], lines) for m in marks]
+        ref = _reference_height(groups)
+        fragments = [m for m, is_near in zip(marks, near) if is_near and m[0][3] >= LINE_FRAGMENT_HEIGHT * ref]
+        marks = [m for m, is_near in zip(marks, near) if not is_near]
     rows = _reading_order(groups)
     boxes, lines, members = [], [], []
     for line, row in enumerate(rows):
@@ -278,7 +287,8 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
             boxes.append(box)
             lines.append(line)
             members.append(ids)
-    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, printed=printed, tilt=tilt)
+    return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, printed=printed, tilt=tilt,
+                        line_fragments=fragments)
 
 
 # ---------------------------------------------------------------- grouping rules

@@ -219,3 +219,47 @@ def test_a_row_of_separate_boxes_tilted_by_a_skewed_scan_is_levelled_and_removed
     assert abs(box_row_tilt(tilted) + 3.0) < 0.5
     count, _ = cv2.connectedComponents(remove_lines(tilted, printed_lines(tilted)))
     assert count == 1 + len(lefts)  # the six 0s, each alone
+
+
+def _six_on_a_rule(rule: bool = True) -> np.ndarray:
+    """'48' and then a 6 drawn as a stem and a shallow loop joined only at the bottom, standing on a printed rule
+    whose band covers that bottom."""
+    page, boxes = draw_number("48", height=60)
+    page = np.pad(page, ((0, 0), (0, 90)), constant_values=235)
+    top, bottom = boxes[0][1], boxes[0][1] + boxes[0][3]
+    x = page.shape[1] - 75
+    six = np.zeros_like(page)
+    stem = np.array([[x + 22, top], [x + 12, top + 20], [x + 8, bottom - 18], [x + 14, bottom - 3],
+                     [x + 34, bottom - 3]])
+    cv2.polylines(six, [stem], False, 255, 6)
+    cv2.ellipse(six, (x + 34, bottom - 10), (16, 7), 0, -100, 90, 255, 6)
+    page[six > 0] = 20
+    if rule:
+        cv2.line(page, (5, bottom - 1), (page.shape[1] - 5, bottom - 1), 20, 6)
+    return page
+
+
+def test_a_loop_cut_off_by_a_rule_rejoins_its_digit():
+    """Removing a rule a 6 stands on takes the bottom of its loop, and the rest of the loop, too short for a
+    digit, was dropped with the rule's remnants: the 6 was read 1. It is kept as a line fragment, and the reader
+    gives it back to the 6 because the 6's reading with it is sure."""
+    from digitreader.reader import DigitReader
+
+    seg = segment(_six_on_a_rule())
+    assert len(seg.boxes) == 3 and len(seg.line_fragments) == 1
+    fragment = seg.line_fragments[0][0]
+    assert fragment[0] > seg.boxes[2][0] + seg.boxes[2][2] / 2  # right of the stem's middle
+    assert not segment(_six_on_a_rule(rule=False)).line_fragments  # no rule: nothing cut off
+    result = DigitReader().read(_six_on_a_rule())
+    assert result.lines == ["486"]
+    x, y, w, h = result.digits[2].box
+    assert x + w >= fragment[0] + fragment[2] and y + h >= fragment[1] + fragment[3]
+
+
+def test_a_line_fragment_joins_only_a_digit_within_reach():
+    from digitreader.reader import _fragment_candidates
+
+    seg = segment(_six_on_a_rule())
+    assert [k for _, k in _fragment_candidates(seg)] == [2]  # the 6's stem, not the 8 far to its left
+    seg.line_fragments = [((seg.boxes[2][0] + 60, *seg.line_fragments[0][0][1:]), seg.line_fragments[0][1])]
+    assert _fragment_candidates(seg) == []  # 60 px on: more than a quarter of a row's height away
