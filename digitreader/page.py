@@ -113,10 +113,24 @@ def _median_grey(small: np.ndarray, points: np.ndarray, shifts: np.ndarray) -> n
 def on_paper(image: np.ndarray) -> np.ndarray:
     """``image`` with the surround of the sheet it shows blanked (see :func:`blank_surround`), or ``image``
     itself where no sheet with a surround is seen."""
+    return sheet_on_paper(image)[0]
+
+
+def sheet_on_paper(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(:func:`on_paper`'s image, the degrees the sheet is turned by: :func:`sheet_tilt`, 0.0 where no sheet)."""
     from .imageio import to_grey
 
     corners = find_page(to_grey(image))
-    return image if corners is None else blank_surround(image, corners)
+    return (image, 0.0) if corners is None else (blank_surround(image, corners), sheet_tilt(corners))
+
+
+def sheet_tilt(corners: np.ndarray) -> float:
+    """Degrees to turn the image counter-clockwise to level the sheet with these corners (the convention of
+    ``segment.deskewed``): the mean of its four sides' angles, each taken from the nearest axis."""
+    sides = np.roll(corners, -1, axis=0) - corners
+    angles = np.degrees(np.arctan2(sides[:, 1], sides[:, 0]))
+    folded = (angles + 45.0) % 90.0 - 45.0  # a side's angle from the nearest axis, in [-45, 45)
+    return float(folded.mean())
 
 
 def blank_surround(image: np.ndarray, corners: np.ndarray) -> np.ndarray:

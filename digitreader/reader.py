@@ -17,7 +17,7 @@ from .classify import Classifier, load_classifier, load_pair_reader, load_verifi
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .marks import place_marks
-from .page import on_paper
+from .page import sheet_on_paper
 from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
 from .segment import (
@@ -169,8 +169,7 @@ class DigitReader:
     def read_many(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Result]:
         """Read several decoded images with one batched classifier call for all their digits."""
         paths = paths or [f"<array {i}>" for i in range(len(images))]
-        segment_one = segment_at_working_scale if self.working_scale else segment
-        segmentations = self._map(lambda image: segment_one(on_paper(image), self.polarity), images)
+        segmentations = self._map(self._segment, images)
         segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
@@ -180,6 +179,14 @@ class DigitReader:
             self._write_debug(images, paths, segmentations, segmented, probabilities)
         return [self._result(path, seg, probs, image.shape)
                 for image, path, seg, probs in zip(images, paths, segmentations, probabilities)]
+
+    def _segment(self, image: np.ndarray) -> Segmentation:
+        """The sheet's surround blanked (``page.py``), then segmented: levelled by the sheet's tilt and at the
+        working scale, or (``working_scale`` off: the webcam's ``--scale``) as it is."""
+        paper, tilt = sheet_on_paper(image)
+        if self.working_scale:
+            return segment_at_working_scale(paper, self.polarity, sheet_tilt=tilt)
+        return segment(paper, self.polarity)
 
     def _write_debug(self, images: list[np.ndarray], paths: list[str], segmentations: list[Segmentation],
                      segmented: list[list], probabilities: list[np.ndarray]) -> None:

@@ -31,6 +31,7 @@ WEAK_RATIO = 0.75  # hysteresis: faint ink down to this x the threshold is kept 
 WORKING_HEIGHTS = (36.0, 110.0)  # px: digits this tall are segmented as they are ...
 WORKING_HEIGHT = 64.0  # ... others on a copy resized to make them this tall
 MAX_WORKING_PIXELS = 12_000_000  # ... at most this big
+MIN_SHEET_TILT = 1.0  # degrees: a sheet found turned this much is levelled (its corners are found to ~0.5 degree)
 SMALLEST_DIGIT = 12.0  # px: "digits" shorter than this are specks; the page is not enlarged for them
 STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row height) to a member's box
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
@@ -193,18 +194,24 @@ def hysteresis(strong: np.ndarray, weak: np.ndarray, steps: int = HYSTERESIS_STE
     return kept
 
 
-def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segmentation:
+def segment_at_working_scale(image: np.ndarray, polarity: str = "auto", sheet_tilt: float = 0.0) -> Segmentation:
     """:func:`segment`, again on a copy when the page is skewed or its digits are not ``WORKING_HEIGHTS`` px
     tall. A page whose printed lines were found tilted (``Segmentation.tilt``) is segmented again rotated
     level (:func:`deskewed`). Digits not ``WORKING_HEIGHTS`` px tall (the heights every size rule here was made
     for: a 150 dpi scan's digits may be 20 px tall, a 600 dpi scan's 200 px) and not specks (under
     ``SMALLEST_DIGIT``) are segmented again on a copy that puts them at ``WORKING_HEIGHT``, within
     ``MAX_WORKING_PIXELS``. The result's ``image_size`` and ``to_image`` say how to map its boxes back
-    (:meth:`Segmentation.image_box`)."""
+    (:meth:`Segmentation.image_box`). ``sheet_tilt``: the degrees the sheet of paper in a photo is turned by
+    (``page.sheet_tilt``); from ``MIN_SHEET_TILT`` on, the image is levelled by it before anything else (its
+    printed boxes and rows are then level, whether or not a printed line shows the tilt)."""
     h, w = image.shape[:2]
-    seg = segment(image, polarity)
     to_image = np.eye(2, 3)
-    if abs(seg.tilt) >= MIN_SKEW:
+    if abs(sheet_tilt) >= MIN_SHEET_TILT:  # a photographed sheet turned: level it, then as a levelled copy below
+        image, to_image = deskewed(image, sheet_tilt, replicate=True)  # its surround is the sheet's paper, continued
+        seg = _on_copy(segment(image, polarity, levelled=True), (w, h), to_image)
+    else:
+        seg = segment(image, polarity)
+    if abs(seg.tilt) >= MIN_SKEW:  # printed lines found tilted (never on a levelled copy: its tilt is 0)
         image, to_image = deskewed(image, seg.tilt)
         seg = _on_copy(segment(image, seg.polarity, levelled=True), (w, h), to_image)
     if not seg.boxes:
@@ -222,10 +229,11 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto") -> Segme
     return _on_copy(segment(resized, seg.polarity), (w, h), to_image @ np.diag([shrink, shrink, 1.0]))
 
 
-def deskewed(image: np.ndarray, degrees: float, corner_grey: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def deskewed(image: np.ndarray, degrees: float, corner_grey: float | None = None,
+             replicate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(copy, to_image): the image rotated by ``degrees`` on a canvas that holds all of it (the corners in
-    ``corner_grey``, or the paper's median colour), and the 2x3 map from the copy's pixels back to the
-    image's."""
+    ``corner_grey``, or the paper's median colour; ``replicate``: the image's edge pixels continued, for an image
+    whose edge is paper of uneven light), and the 2x3 map from the copy's pixels back to the image's."""
     h, w = image.shape[:2]
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     cos, sin = abs(rotation[0, 0]), abs(rotation[0, 1])
@@ -234,7 +242,8 @@ def deskewed(image: np.ndarray, degrees: float, corner_grey: float | None = None
     rotation[1, 2] += new_h / 2 - h / 2
     channels = image.shape[2] if image.ndim == 3 else 1
     paper = np.median(image.reshape(-1, channels), axis=0) if corner_grey is None else np.full(channels, corner_grey)
-    copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+    border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_CONSTANT
+    copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=border,
                           borderValue=tuple(float(v) for v in paper))
     return copy, cv2.invertAffineTransform(rotation)
 
