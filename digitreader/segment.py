@@ -206,14 +206,14 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto", sheet_ti
     printed boxes and rows are then level, whether or not a printed line shows the tilt)."""
     h, w = image.shape[:2]
     to_image = np.eye(2, 3)
-    if abs(sheet_tilt) >= MIN_SHEET_TILT:  # a photographed sheet turned: level it, then as a levelled copy below
-        image, to_image = deskewed(image, sheet_tilt, replicate=True)  # its surround is the sheet's paper, continued
-        seg = _on_copy(segment(image, polarity, levelled=True), (w, h), to_image)
-    else:
+    if abs(sheet_tilt) >= MIN_SHEET_TILT:  # a photographed sheet turned: its surround is its paper, continued
+        tilt, replicate = sheet_tilt, True
+    else:  # printed lines found tilted
         seg = segment(image, polarity)
-    if abs(seg.tilt) >= MIN_SKEW:  # printed lines found tilted (never on a levelled copy: its tilt is 0)
-        image, to_image = deskewed(image, seg.tilt)
-        seg = _on_copy(segment(image, seg.polarity, levelled=True), (w, h), to_image)
+        tilt, replicate, polarity = seg.tilt, False, seg.polarity
+    if abs(tilt) >= MIN_SKEW:
+        image, to_image = deskewed(image, tilt, replicate=replicate)
+        seg = _on_copy(segment(image, polarity, levelled=True), (w, h), to_image)
     if not seg.boxes:
         return seg
     height = reference_height(seg.boxes)

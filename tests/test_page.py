@@ -32,6 +32,15 @@ def _on_desk(page: np.ndarray, degrees: float = 0.0, margin: int = 90, desk: int
     return photo, corners.astype(np.float32)
 
 
+def _photographed(image: np.ndarray, degrees: float, desk: int = DESK) -> np.ndarray:
+    """A BGR sample lying on a desk 70 px beyond it, turned by ``degrees`` about its centre (the frame keeps its
+    size)."""
+    h, w = image.shape[:2]
+    photo = cv2.copyMakeBorder(image, 70, 70, 70, 70, cv2.BORDER_CONSTANT, value=(desk,) * 3)
+    rotation = cv2.getRotationMatrix2D((w / 2 + 70, h / 2 + 70), degrees, 1.0)
+    return cv2.warpAffine(photo, rotation, photo.shape[1::-1], borderValue=(desk,) * 3)
+
+
 def _matches(found: np.ndarray, true: np.ndarray, tolerance: float) -> bool:
     """Each true corner has a found corner within ``tolerance`` px."""
     return all(np.min(np.hypot(*(found - corner).T)) <= tolerance for corner in true)
@@ -91,10 +100,7 @@ def test_a_sample_photographed_on_a_desk_reads_the_same(name):
     truth = json.loads((SAMPLES / "truth.json").read_text())[name]
     image = cv2.imread(str(SAMPLES / name))
     desk = 250 if name.startswith("light") else DESK  # a dark page on a white desk
-    h, w = image.shape[:2]
-    photo = cv2.copyMakeBorder(image, 70, 70, 70, 70, cv2.BORDER_CONSTANT, value=(desk,) * 3)
-    rotation = cv2.getRotationMatrix2D((w / 2 + 70, h / 2 + 70), 6.0, 1.0)
-    photo = cv2.warpAffine(photo, rotation, photo.shape[1::-1], borderValue=(desk,) * 3)
+    photo = _photographed(image, 6.0, desk)
     assert DigitReader(REPO / "output" / "mnist_cnn.keras").read(photo).lines == truth
 
 
@@ -114,10 +120,7 @@ def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatc
     from digitreader import DigitReader
 
     image = cv2.imread(str(SAMPLES / "form_skewed_5883.png"))
-    h, w = image.shape[:2]
-    photo = cv2.copyMakeBorder(image, 70, 70, 70, 70, cv2.BORDER_CONSTANT, value=(DESK,) * 3)
-    rotation = cv2.getRotationMatrix2D((w / 2 + 70, h / 2 + 70), 5.0, 1.0)
-    photo = cv2.warpAffine(photo, rotation, photo.shape[1::-1], borderValue=(DESK,) * 3)
+    photo = _photographed(image, 5.0)
     reader = DigitReader(REPO / "output" / "mnist_cnn.keras")
     assert reader.read(photo).lines == ["5883"]
     monkeypatch.setattr(segment_module, "MIN_SHEET_TILT", 90.0)  # the sheet's tilt ignored
