@@ -6,6 +6,9 @@ Segments each page (no splitting or merging), matches every true digit to the se
 IoU (kept at IoU >= 0.5), classifies its crop with the CNN alone, and classifies the digit's MNIST test image
 too (``mnist_indices`` in truth.jsonl). The gap between the two error counts is what cropping and
 normalisation cost; ``--no-faint`` cuts crops without the faint stroke parts (as before the eighth pass).
+
+Then, per category, the classifier's ceiling: the share of pages on which it reads every digit's MNIST image
+right, i.e. the whole-number accuracy a reader with perfect segmentation and MNIST's own crops would reach.
 """
 
 from __future__ import annotations
@@ -45,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     classifier = load_classifier(args.model)
     categories = set(args.categories.split(","))
     crops, labels, indices, files = [], [], [], []
+    pages: dict[str, list[list[int]]] = {}  # category -> each page's MNIST test indices
     for line in (args.data / "truth.jsonl").read_text().splitlines():
         truth = json.loads(line)
         if truth["category"] not in categories:
             continue
+        pages.setdefault(truth["category"], []).append(truth["mnist_indices"])
         seg = segment_at_working_scale(cv2.imread(str(args.data / truth["file"]), cv2.IMREAD_UNCHANGED))
         if not seg.boxes:
             continue
@@ -69,11 +74,24 @@ def main(argv: list[str] | None = None) -> int:
         errors = int((probabilities.argmax(axis=1) != labels).sum())
         print(f"{name}: {errors} errors in {len(labels)} digits, true-class log loss "
               f"{float(-np.log(np.clip(true_p, 1e-7, 1)).mean()):.4f}")
+    print_ceiling(pages, classifier.predict_proba(mnist["x_test"].astype(np.float32) / 255.0).argmax(axis=1)
+                  != mnist["y_test"])
     if args.list:
         for k in np.flatnonzero(on_crops.argmax(axis=1) != labels):
             print(f"{files[k]}: true {labels[k]} read {on_crops[k].argmax()} ({on_crops[k].max():.2f}), "
                   f"MNIST image read {on_mnist[k].argmax()} (test index {indices[k]})")
     return 0
+
+
+def print_ceiling(pages: dict[str, list[list[int]]], misread: np.ndarray) -> None:
+    """Per category: pages whose every MNIST image the classifier reads right (``misread``: per test index)."""
+    print("| category | digits per page | pages with a digit whose MNIST image is misread | ceiling |")
+    print("|---|---:|---:|---:|")
+    for category, page_indices in sorted(pages.items()):
+        failing = sum(bool(misread[indices].any()) for indices in page_indices)
+        digits = sum(len(indices) for indices in page_indices) / len(page_indices)
+        print(f"| {category} | {digits:.1f} | {failing} of {len(page_indices)} | "
+              f"{100 * (1 - failing / len(page_indices)):.1f} % |")
 
 
 if __name__ == "__main__":
