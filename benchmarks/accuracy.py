@@ -11,7 +11,8 @@ right; greedy one-to-one by IoU), mean IoU (best IoU of each true box), and read
 (digits plus the ``.`` ``,`` ``-`` written on the page); ``digits`` (default) compares ``lines``.
 ``--scale 0.5`` (or 2) reads every page resized, as a scan at half (twice) the resolution would show it;
 ``--rotate 3`` reads every page rotated by 3 degrees, as a skewed scan; ``--desk 40`` lays it on a dark desk
-first (a photo of the page with its surround).
+first (a photo of the page with its surround); ``--keep-frame`` with both keeps the photo's size, so its frame
+cuts the turned sheet's corners off.
 """
 
 from __future__ import annotations
@@ -98,12 +99,20 @@ def on_desk(image: np.ndarray, truth: dict, grey: float) -> tuple[np.ndarray, di
 
 
 def rotated(image: np.ndarray, truth: dict, degrees: float,
-            corner_grey: float | None = None) -> tuple[np.ndarray, dict]:
+            corner_grey: float | None = None, keep_frame: bool = False) -> tuple[np.ndarray, dict]:
     """The page rotated by ``degrees`` on a canvas that holds all of it (corners in ``corner_grey``, or
     its median colour: the reader's own ``segment.deskewed``, plain geometry), and its truth with each box
-    replaced by the box around its rotated corners."""
-    image, to_image = deskewed(image, degrees, corner_grey)
-    matrix = cv2.invertAffineTransform(to_image)
+    replaced by the box around its rotated corners. ``keep_frame``: the canvas keeps the image's size, so a
+    photo's frame cuts off the turned sheet's corners."""
+    if keep_frame:
+        h, w = image.shape[:2]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+        grey = float(np.median(image)) if corner_grey is None else corner_grey
+        image = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                               borderValue=(grey,) * (image.shape[2] if image.ndim == 3 else 1))
+    else:
+        image, to_image = deskewed(image, degrees, corner_grey)
+        matrix = cv2.invertAffineTransform(to_image)
 
     def box_of(box: list[int]) -> list[int]:
         x, y, bw, bh = box
@@ -162,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="resize every page (and its true boxes) by this factor before reading: "
                              "0.5 is a scan at half the resolution, 2 at twice")
+    parser.add_argument("--keep-frame", action="store_true",
+                        help="with --rotate: the rotated image keeps its size (a photo's frame cuts the sheet's "
+                             "corners off)")
     parser.add_argument("--desk", type=float, default=None, metavar="GREY",
                         help="lay every page on a desk of this grey (0-255) before rotating it: a photo of the "
                              "page with its surround")
@@ -191,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.desk is not None:
             image, truth = on_desk(image, truth, args.desk)
         if args.rotate:
-            image, truth = rotated(image, truth, args.rotate, args.desk)
+            image, truth = rotated(image, truth, args.rotate, args.desk, args.keep_frame)
         started = time.perf_counter()
         result = reader.read(image, path=truth["file"])
         latencies[category].append(time.perf_counter() - started)

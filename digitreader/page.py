@@ -5,6 +5,9 @@ rotated scan's filled corners). Its edge would read as ink, and its colour would
 (which takes the image's border for paper). The sheet is the largest four-cornered contour of the coarse
 edge map whose sides are step edges (one grey inside, another outside), not printed lines (the same paper
 on both sides); outside it the image is filled with the paper's own grey, continued smoothly from inside.
+Where the photo's frame cuts the sheet's corners off, the frame's border closes its outline (sides along the
+border are not tested, and do not count for its tilt); where ruled lines run to the sheet's edges and cut the
+edge map's outline into strips, the outline of the sheet's tone (its light or dark region) is tried too.
 Plain functions on NumPy arrays.
 """
 
@@ -21,30 +24,65 @@ STEP_GAP = 4  # coarse px each side of the edge left out of the comparison (a pr
 STEP_BAND = 6  # ... and the width of the bands compared beyond it
 MIN_EDGE_SUPPORT = 0.7  # fraction of each side with an edge under it ...
 EDGE_REACH = 3  # ... within this many coarse px (the outline simplified to four corners strays a little)
-BORDER_SIDE = 2  # coarse px: a side this near the image's border is the frame's, not the sheet's
+BORDER_SIDE = 4  # coarse px: a side this near the image's border is the frame's, not the sheet's
 MARGIN = 3  # coarse px of the sheet's rim blanked with the surround (its shadow, the scanner's glare)
+MAX_CORNERS = 8  # a sheet's outline with the frame's border where the frame cuts it off: four sides, four cut
+OUTLINE_TOLERANCES = (0.02, 0.01)  # x the outline's length: how far its corners-only version may stray
+TONE_CLOSING = 9  # coarse px: printed lines and handwriting this thick are closed over in the sheet's tone
+CANDIDATES = 8  # the largest outlines (edge map and tone) tried as the sheet's
 
 
 def find_page(grey: np.ndarray) -> np.ndarray | None:
-    """(4, 2) float32 corners of the sheet in image pixels, or None where no sheet with a surround is seen."""
+    """(N, 2) float32 corners of the sheet in image pixels, in order around it, or None where no sheet with a
+    surround is seen. N is 4, or up to ``MAX_CORNERS`` where the frame cuts the sheet off (a corner outside the
+    photo): the frame's border then closes the outline, and those corners lie on it."""
     small, factor = _coarse_copy(grey)
     small = cv2.GaussianBlur(small, (5, 5), 0)
     edges = cv2.Canny(small, 30, 90)
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
-    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    h, w = small.shape
+    framed = edges.copy()
+    cv2.rectangle(framed, (0, 0), (w - 1, h - 1), 255, 1)  # closes the outline of a sheet the frame cuts off
+    contours, _ = cv2.findContours(framed, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    contours = [*contours, *_tone_outlines(small)]
     near_edges = cv2.dilate(edges, np.ones((2 * EDGE_REACH + 1,) * 2, np.uint8))
-    area = float(small.shape[0] * small.shape[1])
-    for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
+    area = float(h * w)
+    for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:CANDIDATES]:
         hull = cv2.convexHull(contour)
         hull_area = cv2.contourArea(hull)
         if not MIN_PAGE_AREA * area <= hull_area <= MAX_PAGE_AREA * area:
             continue
-        corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-        if len(corners) != 4 or not _step_edge(small, near_edges, corners.reshape(4, 2).astype(np.float32)):
-            continue
-        corners = _refined(contour.reshape(-1, 2).astype(np.float32), corners.reshape(4, 2).astype(np.float32))
-        return (corners / factor).astype(np.float32)
+        for tolerance in OUTLINE_TOLERANCES:  # finer where the frame cuts a corner off by a little
+            corners = cv2.approxPolyDP(hull, tolerance * cv2.arcLength(hull, True), True)
+            corners = corners.reshape(-1, 2).astype(np.float32)
+            if _sheet_shaped(corners, w, h) and _step_edge(small, near_edges, corners):
+                corners = _refined(contour.reshape(-1, 2).astype(np.float32), corners)
+                return (corners / factor).astype(np.float32)
     return None
+
+
+def _tone_outlines(small: np.ndarray) -> list[np.ndarray]:
+    """The outlines of the largest light and the largest dark region (Otsu's split of the coarse copy, closed
+    over printed lines and handwriting): a sheet's outline where ruled lines running to its edges cut the edge
+    map's outline of it into strips."""
+    _, light = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (TONE_CLOSING, TONE_CLOSING))
+    outlines = []
+    for mask in (light, 255 - light):
+        closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+        found, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if found:
+            outlines.append(max(found, key=cv2.contourArea))
+    return outlines
+
+
+def _sheet_shaped(corners: np.ndarray, w: int, h: int) -> bool:
+    """Four corners, or more where sides along the frame's border stand in for the sheet's cut-off part: a
+    sheet has at most four sides of its own."""
+    if not 4 <= len(corners) <= MAX_CORNERS:
+        return False
+    own = sum(not _along_border(a, b, w, h) for a, b in zip(corners, np.roll(corners, -1, axis=0)))
+    return own == len(corners) == 4 or 2 <= own <= 4 and own < len(corners)
 
 
 def _refined(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -110,7 +148,11 @@ def _step_edge(small: np.ndarray, edges: np.ndarray, corners: np.ndarray) -> boo
                       _median_grey(small, points, -normal * offsets[:, None]))
         xs = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
         ys = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
-        if float(np.median(step)) < MIN_STEP or float(np.mean(edges[ys, xs] > 0)) < MIN_EDGE_SUPPORT:
+        if float(np.mean(edges[ys, xs] > 0)) < MIN_EDGE_SUPPORT:
+            return False
+        if np.isnan(step).mean() > 0.5:  # the frame cuts close beyond this side: no surround to compare with
+            continue
+        if float(np.nanmedian(step)) < MIN_STEP:
             return False
     return True
 
@@ -127,18 +169,24 @@ def _apart(small: np.ndarray, corners: np.ndarray) -> bool:
     return abs(float(np.median(small[ring])) - float(np.median(small[inside > 0]))) >= MIN_STEP
 
 
-def _along_border(a: np.ndarray, b: np.ndarray, w: int, h: int) -> bool:
-    """Whether the side a-b lies along one of the image's four edges (within ``BORDER_SIDE``)."""
-    return any(max(distance(a), distance(b)) <= BORDER_SIDE
+def _along_border(a: np.ndarray, b: np.ndarray, w: int, h: int, tolerance: float = BORDER_SIDE) -> bool:
+    """Whether the side a-b lies along one of the image's four edges (within ``tolerance`` px)."""
+    return any(max(distance(a), distance(b)) <= tolerance
                for distance in (lambda p: p[0], lambda p: w - 1 - p[0], lambda p: p[1], lambda p: h - 1 - p[1]))
 
 
 def _median_grey(small: np.ndarray, points: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Per point (N, 2): the median grey of ``small`` at the point moved by each of ``shifts`` (K, 2)."""
-    where = points[:, None, :] + shifts[None, :, :]
-    xs = np.clip(np.round(where[..., 0]).astype(int), 0, small.shape[1] - 1)
-    ys = np.clip(np.round(where[..., 1]).astype(int), 0, small.shape[0] - 1)
-    return np.median(small[ys, xs].astype(np.float32), axis=1)
+    """Per point (N, 2): the median grey of ``small`` at the point moved by each of ``shifts`` (K, 2); NaN where
+    every such place lies outside the image (beyond a sheet the frame cuts close)."""
+    where = np.round(points[:, None, :] + shifts[None, :, :]).astype(int)
+    xs, ys = where[..., 0], where[..., 1]
+    inside = (xs >= 0) & (xs < small.shape[1]) & (ys >= 0) & (ys < small.shape[0])
+    grey = small[np.clip(ys, 0, small.shape[0] - 1), np.clip(xs, 0, small.shape[1] - 1)].astype(np.float32)
+    grey[~inside] = np.nan
+    out = np.full(len(points), np.nan, np.float32)
+    seen = inside.any(axis=1)
+    out[seen] = np.nanmedian(grey[seen], axis=1)
+    return out
 
 
 def on_paper(image: np.ndarray) -> np.ndarray:
@@ -152,14 +200,20 @@ def sheet_on_paper(image: np.ndarray) -> tuple[np.ndarray, float]:
     from .imageio import to_grey
 
     corners = find_page(to_grey(image))
-    return (image, 0.0) if corners is None else (blank_surround(image, corners), sheet_tilt(corners))
+    if corners is None:
+        return image, 0.0
+    return blank_surround(image, corners), sheet_tilt(corners, (image.shape[1], image.shape[0]))
 
 
-def sheet_tilt(corners: np.ndarray) -> float:
+def sheet_tilt(corners: np.ndarray, frame: tuple[int, int] | None = None) -> float:
     """Degrees to turn the image counter-clockwise to level the sheet with these corners (the convention of
-    ``segment.deskewed``): the mean of its four sides' angles, each taken from the nearest axis and weighted by
-    the side's length (a corner found a pixel off turns a short side most)."""
-    sides = np.roll(corners, -1, axis=0) - corners
+    ``segment.deskewed``): the mean of its sides' angles, each taken from the nearest axis and weighted by
+    the side's length (a corner found a pixel off turns a short side most). With the image's ``frame``
+    (width, height), sides along its border (where the frame cuts the sheet off) do not count."""
+    ends = np.roll(corners, -1, axis=0)
+    own = np.array([frame is None or not _along_border(a, b, *frame, tolerance=BORDER_SIDE / COARSE_SIDE * max(frame))
+                    for a, b in zip(corners, ends)])
+    sides = (ends - corners)[own] if own.any() else ends - corners
     angles = np.degrees(np.arctan2(sides[:, 1], sides[:, 0]))
     folded = (angles + 45.0) % 90.0 - 45.0  # a side's angle from the nearest axis, in [-45, 45)
     return float(np.average(folded, weights=np.hypot(sides[:, 0], sides[:, 1]) + 1e-9))

@@ -125,3 +125,37 @@ def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatc
     assert reader.read(photo).lines == ["5883"]
     monkeypatch.setattr(segment_module, "MIN_SHEET_TILT", 90.0)  # the sheet's tilt ignored
     assert reader.read(photo).lines != ["5883"]
+
+
+@pytest.mark.parametrize("name, degrees", [("one_row_651778970.png", -8.0), ("noisy_skewed_03496749.png", 12.0)])
+def test_a_sheet_the_frame_cuts_off_is_found_levelled_and_read(name, degrees):
+    """Turned so far that the photo's frame cuts its corners off, the sheet's outline is closed by the frame's
+    border: the sheet is found with corners on that border, levelled by its own sides only, and read. Before,
+    no sheet was found and these photos read ``0`` and ``2``."""
+    from digitreader import DigitReader
+
+    truth = json.loads((SAMPLES / "truth.json").read_text())[name]
+    photo = _photographed(cv2.imread(str(SAMPLES / name)), degrees)
+    h, w = photo.shape[:2]
+    corners = find_page(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    assert corners is not None
+    assert any(min(x, y, w - 1 - x, h - 1 - y) <= 6 for x, y in corners)  # the frame closes the outline
+    assert sheet_tilt(corners, (w, h)) == pytest.approx(-degrees, abs=0.5)
+    assert DigitReader(REPO / "output" / "mnist_cnn.keras").read(photo).lines == truth
+
+
+def test_a_lined_sheet_the_frame_cuts_off_is_found_by_its_tone(monkeypatch):
+    """Ruled lines running to the sheet's edges cut the edge map's outline of it into strips; the light region,
+    closed over the lines and the handwriting, still outlines the sheet."""
+    import digitreader.page as page_module
+
+    page = _sheet(900, 300)
+    for y in (40, 200, 260):
+        cv2.line(page, (0, y), (899, y), 70, 3)
+    photo, corners = _on_desk(page, 12.0, margin=40)  # the frame keeps its size: two corners are cut off
+    assert (corners < 0).any() or (corners[:, 0] >= photo.shape[1]).any() or (corners[:, 1] >= photo.shape[0]).any()
+    found = find_page(photo)
+    assert found is not None
+    assert sheet_tilt(found, photo.shape[::-1]) == pytest.approx(-12.0, abs=0.5)
+    monkeypatch.setattr(page_module, "_tone_outlines", lambda small: [])
+    assert find_page(photo) is None
