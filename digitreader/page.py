@@ -82,7 +82,7 @@ def _sheet_shaped(corners: np.ndarray, w: int, h: int) -> bool:
     if not 4 <= len(corners) <= MAX_CORNERS:
         return False
     own = sum(not _along_border(a, b, w, h) for a, b in zip(corners, np.roll(corners, -1, axis=0)))
-    return own == len(corners) == 4 or 2 <= own <= 4 and own < len(corners)
+    return (own == len(corners) == 4) or (2 <= own <= 4 and own < len(corners))
 
 
 def _refined(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -211,7 +211,8 @@ def sheet_tilt(corners: np.ndarray, frame: tuple[int, int] | None = None) -> flo
     the side's length (a corner found a pixel off turns a short side most). With the image's ``frame``
     (width, height), sides along its border (where the frame cuts the sheet off) do not count."""
     ends = np.roll(corners, -1, axis=0)
-    own = np.array([frame is None or not _along_border(a, b, *frame, tolerance=BORDER_SIDE / COARSE_SIDE * max(frame))
+    tolerance = BORDER_SIDE * max(1.0, max(frame) / COARSE_SIDE) if frame else 0.0  # BORDER_SIDE coarse px
+    own = np.array([frame is None or not _along_border(a, b, *frame, tolerance=tolerance)
                     for a, b in zip(corners, ends)])
     sides = (ends - corners)[own] if own.any() else ends - corners
     angles = np.degrees(np.arctan2(sides[:, 1], sides[:, 0]))
