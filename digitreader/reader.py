@@ -21,6 +21,7 @@ from .page import sheet_on_paper
 from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
 from .segment import (
+    Box,
     Segmentation,
     close_pairs,
     merge_pair,
@@ -350,10 +351,8 @@ class DigitReader:
         candidates = [close_pairs(seg) for seg in segmentations]
         if not any(candidates):
             return probabilities
-        merged_crops = [seg.crops([union_box(seg.boxes[a], seg.boxes[b]) for a, b in pairs],
-                                  [seg.members[a] + seg.members[b] for a, b in pairs])
-                        for seg, pairs in zip(segmentations, candidates)]
-        merged_probs = self._classify(merged_crops)
+        merged_probs = self._read_together(segmentations, candidates,
+                                           lambda seg, ab: [(seg.boxes[i], seg.members[i]) for i in ab])
         out = []
         for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
             probs = list(probs)
@@ -365,6 +364,17 @@ class DigitReader:
             out.append(np.array(probs).reshape(-1, 10))
         return out
 
+    def _read_together(self, segmentations: list[Segmentation], candidates: list[list[tuple[int, int]]],
+                       parts: Callable[[Segmentation, tuple[int, int]], list[tuple[Box, list[int]]]],
+                       ) -> list[np.ndarray]:
+        """Per image, the classifier's probabilities for each candidate read as one crop: the union of the two
+        (box, component labels) that ``parts(seg, candidate)`` gives (one batched call for all images)."""
+        crops = []
+        for seg, pairs in zip(segmentations, candidates):
+            joined = [parts(seg, pair) for pair in pairs]
+            crops.append(seg.crops([union_box(a[0], b[0]) for a, b in joined], [a[1] + b[1] for a, b in joined]))
+        return self._classify(crops)
+
     def _attach_line_fragments(self, segmentations: list[Segmentation],
                                probabilities: list[np.ndarray]) -> list[np.ndarray]:
         """Recognition-guided repair along printed lines: a piece of ink that removing a line cut off a digit (a 6's
@@ -373,10 +383,8 @@ class DigitReader:
         candidates = [_fragment_candidates(seg) for seg in segmentations]
         if not any(candidates):
             return probabilities
-        merged_crops = [seg.crops([union_box(seg.boxes[k], seg.line_fragments[f][0]) for f, k in pairs],
-                                  [seg.members[k] + seg.line_fragments[f][1] for f, k in pairs])
-                        for seg, pairs in zip(segmentations, candidates)]
-        merged_probs = self._classify(merged_crops)
+        merged_probs = self._read_together(segmentations, candidates, lambda seg, fk: [
+            (seg.boxes[fk[1]], seg.members[fk[1]]), seg.line_fragments[fk[0]]])
         out = []
         for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
             probs = np.array(probs).reshape(-1, 10)
