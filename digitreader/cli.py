@@ -135,6 +135,9 @@ def _stem_for(path: str, index: int) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init-model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Start from an existing .keras model (fine-tuning).")
+@click.option("--average-init", is_flag=True,
+              help="With --init-model: save the average of the fine-tuned weights and the starting model's "
+                   "(a weight-space ensemble; the shipped pair reader was made so, see benchmarks/RESULTS.md).")
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=None,
               help="Peak learning rate (default 1e-3; 3e-4 with --init-model).")
 @click.option("--val-split", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
@@ -156,12 +159,15 @@ def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> 
     from .augment import CROP_AUGMENT, AugmentConfig
     from .train import TrainConfig, train
 
+    if options["average_init"] and options["init_model"] is None:
+        raise click.UsageError("--average-init needs --init-model (the weights to average with)")
     config = TrainConfig(
         augment_config=CROP_AUGMENT if options["crop_augment"] else AugmentConfig(),
         out=options["out"], arch=options["arch"], data=options["data"], epochs=options["epochs"],
         batch_size=options["batch_size"], seed=options["seed"], init_model=options["init_model"],
         learning_rate=options["learning_rate"], val_fraction=options["val_split"], patience=options["patience"],
         augment=not options["no_augment"], max_samples=options["max_samples"],
+        average_init=options["average_init"],
         command="digitreader " + " ".join(shlex.quote(a) for a in ctx.obj.get("argv", sys.argv[1:])),
     )
     summary = train(config)

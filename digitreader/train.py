@@ -62,6 +62,7 @@ class TrainConfig:
     patience: int = 8
     augment: bool = True
     max_samples: int | None = None
+    average_init: bool = False
     command: str = ""
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -69,6 +70,8 @@ class TrainConfig:
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train, save the inference model at ``cfg.out`` with metadata and reports; return a summary."""
     out = Path(cfg.out)
+    if cfg.average_init and cfg.init_model is None:
+        raise ValueError("average_init needs init_model (the weights to average with)")
     if out.suffix != ".keras":
         raise OutputError(f"--out must end in .keras (got {out.name})")
     try:
@@ -86,6 +89,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     keras = import_keras()
     keras.utils.set_random_seed(cfg.seed)
     model, arch, init_meta = _initial_model(cfg)
+    start_weights = [w.copy() for w in model.get_weights()] if cfg.average_init else None
     epochs = cfg.epochs or DEFAULT_EPOCHS[arch]
     lr = cfg.learning_rate or (3e-4 if cfg.init_model else 1e-3)
     steps_per_epoch = max(1, math.ceil(len(x_fit) / cfg.batch_size))
@@ -120,7 +124,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     # A fresh, uncompiled copy (clone_model would carry the optimizer): the file holds inference weights only.
     inference = keras.Model.from_config(model.get_config())
-    inference.set_weights(model.get_weights())
+    weights = model.get_weights()
+    inference.set_weights(average_weights(start_weights, weights) if start_weights is not None else weights)
     _save_atomically(inference, out)
 
     from .classify import KerasClassifier
@@ -156,6 +161,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "augmentation": cfg.augment_config.as_dict() if cfg.augment else None,
             "init_model": str(cfg.init_model) if cfg.init_model else None,
             "init_model_sha256": (init_meta or {}).get("model_sha256"),
+            "average_with_init": cfg.average_init,
             "seconds": round(seconds, 1), "cpu_count": os.cpu_count(),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -178,6 +184,15 @@ def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) 
     order = np.random.default_rng(seed).permutation(len(x))
     val, fit = order[:n_val], order[n_val:]
     return x[fit], y[fit], x[val], y[val]
+
+
+def average_weights(start: list[np.ndarray], tuned: list[np.ndarray]) -> list[np.ndarray]:
+    """The mean of two weight lists of one architecture: a fine-tuned model averaged with the model it started
+    from (a two-model weight-space ensemble, as in "model soups", Wortsman et al. 2022). Both lie in one basin,
+    so the mean keeps what the start knew and most of what the fine-tune added."""
+    if len(start) != len(tuned) or any(a.shape != b.shape for a, b in zip(start, tuned)):
+        raise ModelError("cannot average weights of different architectures")
+    return [((a.astype(np.float64) + b.astype(np.float64)) / 2).astype(b.dtype) for a, b in zip(start, tuned)]
 
 
 def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
