@@ -267,6 +267,48 @@ def test_fine_tune_from_init_model(tmp_path, trained, tiny_npz, capsys, keras):
     assert abs(np.corrcoef(start.ravel(), fresh.ravel())[0, 1]) < 0.2
 
 
+def test_fine_tune_averaged_with_its_start(tmp_path, trained, tiny_npz, capsys, keras, monkeypatch):
+    """--average-init saves the mean of the base weights and the fine-tuned ones (the weights the base had
+    before training, not after), and says so in the metadata."""
+    import digitreader.train as train_module
+
+    base, _ = trained
+    seen = {}
+    real_average = train_module.average_weights
+
+    def recording_average(start, tuned):
+        seen["start"], seen["tuned"] = [w.copy() for w in start], [w.copy() for w in tuned]
+        return real_average(start, tuned)
+
+    monkeypatch.setattr(train_module, "average_weights", recording_average)
+    out = tmp_path / "avg.keras"
+    code, _, err = cli(capsys, "train", "--init-model", base, "--data", tiny_npz, "--out", out, "--epochs", 1,
+                       "--max-samples", 100, "--learning-rate", 0.01, "--average-init", "-q")
+    assert code == 0, err
+    assert read_meta(out)["training"]["average_with_init"] is True
+    base_weights = keras.saving.load_model(base, compile=False).get_weights()
+    saved = keras.saving.load_model(out, compile=False).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(seen["start"], base_weights))
+    assert not all(np.array_equal(a, b) for a, b in zip(seen["start"], seen["tuned"]))
+    for start, tuned, kept in zip(seen["start"], seen["tuned"], saved):
+        np.testing.assert_allclose(kept, (start + tuned) / 2, rtol=1e-6, atol=1e-7)
+
+    code, _, err = cli(capsys, "train", "--arch", "mlp", "--data", tiny_npz, "--out", tmp_path / "x.keras",
+                       "--average-init")
+    assert code == 2 and "--average-init needs --init-model" in err
+    assert not (tmp_path / "x.keras").exists()
+
+
+def test_average_weights_refuses_different_architectures():
+    from digitreader.errors import ModelError
+    from digitreader.train import average_weights
+
+    a = [np.zeros((2, 3), np.float32), np.ones(3, np.float32)]
+    assert [w.tolist() for w in average_weights(a, [w + 2 for w in a])] == [[[1.0] * 3] * 2, [2.0] * 3]
+    with pytest.raises(ModelError, match="different architectures"):
+        average_weights(a, [np.zeros((3, 2), np.float32), np.ones(3, np.float32)])
+
+
 def _first_dense_kernel(model) -> np.ndarray:
     dense = next(layer for layer in model.layers if type(layer).__name__ == "Dense")
     return dense.get_weights()[0]
