@@ -113,6 +113,11 @@ def _read_command(images: list[str], model: Path | None, cache_dir: Path | None,
     return ExitCode.PARTIAL if failures else ExitCode.OK
 
 
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed, recorded in a model's metadata."""
+    return "digitreader " + " ".join(shlex.quote(a) for a in ctx.obj.get("argv", sys.argv[1:]))
+
+
 def _stem_for(path: str, index: int) -> str:
     stem = "stdin" if path == "-" else Path(path).stem
     return f"{index:04d}_{stem}"
@@ -168,7 +173,7 @@ def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> 
         learning_rate=options["learning_rate"], val_fraction=options["val_split"], patience=options["patience"],
         augment=not options["no_augment"], max_samples=options["max_samples"],
         average_init=options["average_init"],
-        command="digitreader " + " ".join(shlex.quote(a) for a in ctx.obj.get("argv", sys.argv[1:])),
+        command=_command_line(ctx),
     )
     summary = train(config)
     log.info("saved %s: test accuracy %.2f %% (%d errors), %d epochs, %.0f s", summary["model"],
@@ -201,6 +206,29 @@ def evaluate_cmd(ctx: click.Context, model: Path | None, data: Path, fmt: str, v
         click.echo(json.dumps({"model": str(model), "data": str(data), "dataset_sha256": dataset.sha256, **metrics}))
     else:
         click.echo(format_metrics(metrics, str(model), dataset.summary()))
+
+
+@main_group.command("ensemble")
+@click.argument("members", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the combined model (.keras); its metadata and test reports go beside it.")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Dataset whose test split scores the combined model (same formats as train).")
+@verbosity_options
+@click.pass_context
+def ensemble_cmd(ctx: click.Context, members: tuple[Path, ...], out: Path, data: Path | None, verbose: int,
+                 quiet: bool) -> None:
+    """Combine two or more trained digit classifiers (MEMBERS, .keras) into one model that averages their
+    probabilities: members trained from different seeds misread fewer digits together than alone."""
+    update_verbosity(ctx, verbose, quiet)
+    if len(members) < 2:
+        raise click.UsageError("an ensemble needs two or more member models")
+    from .ensemble import make_ensemble
+
+    summary = make_ensemble(list(members), out, data, command=_command_line(ctx))
+    log.info("saved %s: %d members, test accuracy %.2f %% (%d errors)", summary["model"], summary["members"],
+             summary["test_accuracy"] * 100, summary["test_errors"])
+    click.echo(summary["model"])
 
 
 main_group.add_command(batch_cmd)
