@@ -1,7 +1,8 @@
 """``digitreader ensemble``: one saved model that averages the digit probabilities of several trained classifiers.
 
 Classifiers trained from different seeds make partly different mistakes; the mean of their probabilities
-makes fewer (an output ensemble). The result is an ordinary ``.keras`` model with the same input and output
+(an output ensemble) makes fewer on MNIST, though not on the benchmark's pages (benchmarks/RESULTS.md, "Twelfth
+pass"). The result is an ordinary ``.keras`` model with the same input and output
 as each member, so the reader, the ONNX cache and ``digitreader evaluate`` use it like any other.
 """
 
@@ -84,9 +85,8 @@ def make_ensemble(member_paths: list[Path], out: Path, data: Path | None, comman
     title = f"{out.name} (mean of {len(members)}): test accuracy {metrics['accuracy'] * 100:.2f} %"
     plot_confusion(np.array(metrics["confusion_matrix"]), paths["confusion"], title)
     plot_worst_errors(x_test, y_test, probabilities, paths["errors"], f"{out.name}: worst test errors")
-    architectures = {m["architecture"] for m in described}
     write_meta(out, {
-        "architecture": architectures.pop() if len(architectures) == 1 else "ensemble",
+        "architecture": "ensemble",  # each member's own is under "ensemble"
         "parameters": int(model.count_params()),
         "dataset": {"source": dataset.source, "format": dataset.format, "sha256": dataset.sha256,
                     "test_samples": len(x_test)},
