@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError, OutputError
+from .errors import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,11 @@ def build_ensemble(keras: Any, members: list[Any]) -> Any:
 
 def make_ensemble(member_paths: list[Path], out: Path, data: Path | None, command: str = "") -> dict[str, Any]:
     """Combine saved digit classifiers into ``out`` (``.keras``) and write its metadata and test reports."""
-    from .classify import KerasClassifier, _check_role, _load_keras
+    from .classify import KerasClassifier, load_classifier
     from .datasets import load_dataset
-    from .evaluate import metrics_from_predictions
-    from .modelmeta import file_sha256, read_meta, write_meta
-    from .reports import plot_confusion, plot_worst_errors, report_paths
+    from .evaluate import evaluate_classifier
+    from .modelmeta import file_sha256, write_meta
+    from .reports import write_test_reports
     from .tf_quiet import import_keras
     from .train import _save_atomically
 
@@ -62,14 +62,11 @@ def make_ensemble(member_paths: list[Path], out: Path, data: Path | None, comman
     keras = import_keras()
     members, described = [], []
     for path in map(Path, member_paths):
-        if not path.is_file():
-            raise ModelError(f"model not found: {path}")
-        meta = read_meta(path)
-        _check_role(path, meta, 10)
-        members.append(_load_keras(path))
+        member = load_classifier(path, backend="keras")  # checked as the reader checks a model (file, metadata, role)
+        members.append(member.model)
         described.append({"file": str(path), "sha256": file_sha256(path),
-                          "architecture": (meta or {}).get("architecture"),
-                          "test_accuracy": (meta or {}).get("test_accuracy")})
+                          "architecture": member.meta.get("architecture"),
+                          "test_accuracy": member.meta.get("test_accuracy")})
     model = build_ensemble(keras, members)
     dataset = load_dataset(data)
     try:
@@ -79,12 +76,9 @@ def make_ensemble(member_paths: list[Path], out: Path, data: Path | None, comman
     _save_atomically(model, out)
 
     x_test, y_test = dataset.x_test, dataset.y_test
-    probabilities = KerasClassifier(model, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
-    metrics = metrics_from_predictions(y_test, probabilities)
-    paths = report_paths(out)
+    metrics, probabilities = evaluate_classifier(KerasClassifier(model, out.name), x_test, y_test)
     title = f"{out.name} (mean of {len(members)}): test accuracy {metrics['accuracy'] * 100:.2f} %"
-    plot_confusion(np.array(metrics["confusion_matrix"]), paths["confusion"], title)
-    plot_worst_errors(x_test, y_test, probabilities, paths["errors"], f"{out.name}: worst test errors")
+    write_test_reports(out, metrics, x_test, y_test, probabilities, title)
     write_meta(out, {
         "architecture": "ensemble",  # each member's own is under "ensemble"
         "parameters": int(model.count_params()),

@@ -100,3 +100,11 @@ def plot_worst_errors(x: np.ndarray, y_true: np.ndarray, probabilities: np.ndarr
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return len(wrong)
+
+
+def write_test_reports(model_path: str | Path, metrics: dict, x_test: np.ndarray, y_test: np.ndarray,
+                       probabilities: np.ndarray, title: str) -> None:
+    """A digit classifier's test reports beside it: the confusion matrix and the worst test errors."""
+    paths = report_paths(model_path)
+    plot_confusion(np.array(metrics["confusion_matrix"]), paths["confusion"], title)
+    plot_worst_errors(x_test, y_test, probabilities, paths["errors"], f"{Path(model_path).name}: worst test errors")

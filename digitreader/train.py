@@ -315,13 +315,11 @@ def _write_reports(out: Path, arch: str, hist: dict, metrics: dict, x_test: np.n
                    y_test: np.ndarray | None = None, probabilities: np.ndarray | None = None) -> None:
     """History CSV and learning curves; for a digit classifier (``probabilities`` of the test digits given)
     also the confusion matrix and the worst test errors."""
-    from .reports import plot_confusion, plot_curves, plot_worst_errors, report_paths, write_history_csv
+    from .reports import plot_curves, report_paths, write_history_csv, write_test_reports
 
     paths = report_paths(out)
     title = f"{out.name} ({arch}): test accuracy {metrics['accuracy'] * 100:.2f} %"
     write_history_csv(hist, paths["history"])
     plot_curves(hist, paths["curves"], title)
-    if probabilities is None:
-        return
-    plot_confusion(np.array(metrics["confusion_matrix"]), paths["confusion"], title)
-    plot_worst_errors(x_test, y_test, probabilities, paths["errors"], f"{out.name}: worst test errors")
+    if probabilities is not None:
+        write_test_reports(out, metrics, x_test, y_test, probabilities, title)
