@@ -194,10 +194,12 @@ def best_split(n_cuts: int, scores: dict[tuple[int, int], float], max_pieces: in
 
 
 def best_segmentation(n_cuts: int, scores: dict[tuple[int, int], float], max_digits: int = MAX_DIGITS,
-                      pair_scores: dict[tuple[int, int], float] | None = None) -> list[tuple[int, int, int]]:
+                      pair_scores: dict[tuple[int, int], float] | None = None,
+                      count_scores: dict[int, float] | None = None) -> list[tuple[int, int, int]]:
     """The best path through the lattice of cuts, where a piece is one digit (``scores[(i, j)]``) or, read
     as a pair, two (``pair_scores[(i, j)]``). Returns its pieces as (i, j, digits), maximising the sum of
-    their scores with at most ``max_digits`` digits in all; [] when no path reaches the right edge."""
+    their scores, plus ``count_scores[k]`` for a path of k digits in all (a prior on how many digits the box
+    holds), with at most ``max_digits`` digits; [] when no path reaches the right edge."""
     end = n_cuts + 1
     options = [(key, value, 1) for key, value in scores.items()]
     options += [(key, value, 2) for key, value in (pair_scores or {}).items()]
@@ -216,7 +218,9 @@ def best_segmentation(n_cuts: int, scores: dict[tuple[int, int], float], max_dig
                     continue
                 if key not in best or total + value > best[key][0]:
                     best[key] = (total + value, path + [(node, nxt, digits)])
-    finals = [best[(end, k)] for k in range(1, max_digits + 1) if (end, k) in best]
+    count_scores = count_scores or {}
+    finals = [(best[(end, k)][0] + count_scores.get(k, 0.0), best[(end, k)][1])
+              for k in range(1, max_digits + 1) if (end, k) in best]
     return max(finals, key=lambda t: t[0])[1] if finals else []
 
 
