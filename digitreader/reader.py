@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .architectures import PAIR_OTHER
+from .architectures import PAIR_FOUR, PAIR_ONE, PAIR_OTHER, PAIR_THREE
 from .classify import Classifier, load_classifier, load_pair_reader, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
@@ -88,12 +88,20 @@ WHOLE_TRUST_SINGLE = VERIFIER_DOUBT  # the verifier does not doubt it
 # digits" (one digit, three or four: its classes from PAIR_OTHER on), so a run of three touching digits is not capped
 # (with the old pair reader, which knew pairs only, three touching 0s read 00). Touching 70.7 -> 71.3 %, form 91.3 ->
 # 92.0 %, amounts 72.0 -> 75.3 %; the other categories unchanged (benchmarks/RESULTS.md, "Sixth pass").
+# Such a box is also doubted (gets candidate cuts) whatever its width and the verifier's view: a 1 glued to a 9
+# read 9 at 0.994, the verifier giving it 0.31 of being one digit (touching +1 page, the rest unchanged: RESULTS,
+# "Thirteenth pass").
 PAIR_CAP_CONFIDENCE = 0.999
 # In the lattice of cuts, a piece may also count as two digits read together by the pair reader (PAIR_UNITS), scored
 # by the pair reader's confidence and its belief that the piece is two digits, less PAIR_UNIT_COST (when a real cut
 # reads as well, the cut wins): touching 71.3 -> 72.7 %, the rest unchanged; 0 or 1 instead of 0.5 read the same +-1.
 PAIR_UNITS = True
 PAIR_UNIT_COST = 0.5
+# The pair reader's reading of a whole box also says how many digits it holds (one, two: the 100 pairs, three or
+# four). A segmentation of k digits gains COUNT_WEIGHT x log P(k), floored at -COUNT_FLOOR: tuning pages +2 -1,
+# seed-1 +1, seed-2 +2 -1 (1.0: +3 -1, +1, +3 -4; the pages lost undercount runs holding a 1: RESULTS, "Thirteenth
+# pass").
+COUNT_WEIGHT, COUNT_FLOOR = 0.5, 4.0
 
 
 @dataclass
@@ -310,10 +318,12 @@ class DigitReader:
     def _judge_boxes(self, segmentations: list[Segmentation]) -> list[_Judgement]:
         """Per image, the helpers' view of each box that may hold several digits (one batched call per
         helper): the verifier's probability that it is one whole digit, and the boxes they doubt. A box is
-        doubted when the verifier gives it under ``VERIFIER_DOUBT``, or when the verifier gives it under
-        ``PAIR_DOUBT_SINGLE`` and the pair reader reads a pair with ``PAIR_DOUBT_CONFIDENCE``; with both
+        doubted when the verifier gives it under ``VERIFIER_DOUBT``, when the verifier gives it under
+        ``PAIR_DOUBT_SINGLE`` and the pair reader reads a pair with ``PAIR_DOUBT_CONFIDENCE``, or when the pair
+        reader reads a pair with ``PAIR_CAP_CONFIDENCE`` (the box is then capped: two pieces at most); with both
         helpers this includes boxes too narrow to split by their width (a ``1`` glued to its neighbour
-        is narrower than ``SPLIT_MIN_WIDTH`` row heights). A doubted box always gets candidate cuts. With both
+        is narrower than ``SPLIT_MIN_WIDTH`` row heights). A doubted box always gets candidate cuts (one straight
+        cut in its middle when no other is found: two 1s glued into one bar). With both
         helpers, a box is trusted whole (no cuts tried) when it is narrower than ``WIDEST_DIGIT`` row heights, the
         verifier gives it at least ``WHOLE_TRUST_SINGLE`` and the pair reader is not sure of a pair in it; and a
         box at least ``SPLIT_MIN_WIDTH`` wide that both call two digits is paired: cut in two at least."""
@@ -334,13 +344,14 @@ class DigitReader:
                                                                  sure_pair, pair_best, pair_probs):
             paired = {i for i, s, pair in zip(idx, single, sure) if pair and s < PAIR_DOUBT_SINGLE}
             widest = WIDEST_DIGIT * reference_height(seg.boxes) if seg.boxes else 0.0
+            capped = {i for i, b in zip(idx, best) if b >= PAIR_CAP_CONFIDENCE}
             judgements.append(_Judgement(
                 single={i: float(s) for i, s in zip(idx, single)},
-                doubted=paired | {i for i, s in zip(idx, single) if i in wide_idx and s < VERIFIER_DOUBT},
+                doubted=paired | capped | {i for i, s in zip(idx, single) if i in wide_idx and s < VERIFIER_DOUBT},
                 trusted={i for i, s, pair in zip(idx, single, sure)
                          if both and s >= WHOLE_TRUST_SINGLE and not pair and seg.boxes[i][2] < widest},
                 paired=paired & set(wide_idx),
-                capped={i for i, b in zip(idx, best) if b >= PAIR_CAP_CONFIDENCE},
+                capped=capped,
                 pair=dict(zip(idx, pairs)) if both else {}))
         return judgements
 
@@ -501,6 +512,14 @@ class _SplitPlan:
         score += VERIFIER_WEIGHT * max(math.log(max(1.0 - float(q[PAIR_OTHER:].sum()), 1e-12)), -VERIFIER_FLOOR)
         return score - self._fragment_penalty(box) - PAIR_UNIT_COST
 
+    def _count_scores(self) -> dict[int, float] | None:
+        """Log-plausibility of the box holding 1 to 4 digits, from the pair reader's reading of the whole box."""
+        if self.whole_pair is None or COUNT_WEIGHT == 0:
+            return None
+        q = self.whole_pair
+        counts = {1: q[PAIR_ONE], 2: q[:PAIR_OTHER].sum(), 3: q[PAIR_THREE], 4: q[PAIR_FOUR]}
+        return {k: COUNT_WEIGHT * max(math.log(max(float(p), 1e-12)), -COUNT_FLOOR) for k, p in counts.items()}
+
     def choose(self, piece_probs: np.ndarray, whole: np.ndarray) -> list[int] | None:
         """Indices of the pieces of the best segmentation, or None when the box stays whole. A ``paired`` box
         whose best segmentation is itself, whole, is cut into its best two pieces: the pair reader will read
@@ -521,7 +540,8 @@ class _SplitPlan:
                 if inner:  # the pair's two sides: its best two pieces
                     inner_cut[(i, j)] = max(inner, key=lambda m: scores[(i, m)] + scores[(m, j)])
                     pair_scores[(i, j)] = self._pair_score(box, q) + (self.cut_scores[i - 1] if i > 0 else 0.0)
-        edges = best_segmentation(self.n_cuts, {whole_key: whole_score, **scores}, self.max_pieces, pair_scores)
+        edges = best_segmentation(self.n_cuts, {whole_key: whole_score, **scores}, self.max_pieces, pair_scores,
+                                  self._count_scores())
         if [(i, j) for i, j, _ in edges] == [whole_key] and edges[0][2] == 1 and self.paired:
             edges = best_segmentation(self.n_cuts, scores, max_digits=2)
         pieces: list[tuple[int, int]] = []
@@ -564,6 +584,16 @@ def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> li
     return [i for i, (_, _, w, h) in enumerate(seg.boxes) if low * ref <= w < high * ref and h >= 0.6 * ref]
 
 
+def _middle_cut(mask: np.ndarray) -> list[np.ndarray]:
+    """One straight cut at the least inked column of the middle half of a box's ink ([] when too narrow)."""
+    ink_x = np.flatnonzero(mask.any(axis=0))
+    if not len(ink_x) or ink_x[-1] - ink_x[0] < 4:
+        return []
+    lo, hi = ink_x[0] + (ink_x[-1] - ink_x[0]) // 4, ink_x[-1] - (ink_x[-1] - ink_x[0]) // 4
+    x = lo + int(np.argmin(mask[:, lo:hi + 1].sum(axis=0)))
+    return [np.full(mask.shape[0], x, np.int32)]
+
+
 def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None,
                  trusted: set[int] | None = None, unbounded: set[int] | None = None) -> list[_SplitPlan]:
     """Candidate splits of the boxes of one page that may hold several touching digits: the wide ones, and
@@ -590,6 +620,8 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int]
         stroke = stroke or max(1.0, stroke_width(seg.mask))
         mask = seg.box_mask(index)
         cuts = candidate_cuts(mask, width, stroke)
+        if not cuts and index in doubted:  # two 1s glued side by side into one bar: the pair reader reads them
+            cuts = _middle_cut(mask)
         if not cuts:
             continue
         cut_scores = [CUT_COST_WEIGHT * (1.0 - cut_cost(mask, c, stroke)) - SPLIT_COST for c in cuts]

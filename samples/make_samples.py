@@ -47,6 +47,10 @@ SAMPLES = [
     # a page of printed boxes photographed on a dark desk, turned 3-6 degrees: the first seed from 11 up read right
     # with the sheet's surround blanked before segmenting and wrong without (the reader before 2026-11-23)
     ("form_on_desk", "on_desk", 11),
+    # two 1s glued side by side into one bar, which no candidate cut parts: the first seed from 11 up of the benchmark's
+    # touching pages read right with a straight middle cut in such a box and wrong without (the reader before the
+    # thirteenth pass, 2026-11-22)
+    ("touching_glued_ones", "touching", 23),
 ]
 
 

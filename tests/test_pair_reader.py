@@ -76,9 +76,11 @@ class _SurePair:
         return out
 
 
-def test_a_sure_pair_reading_replaces_the_two_pieces_and_an_unsure_one_does_not(tmp_path):
+def test_a_sure_pair_reading_replaces_the_two_pieces_and_an_unsure_one_does_not(tmp_path, monkeypatch):
     """samples/touching_hard_1768156.png holds a '15' blob that the splitter cuts into two pieces: the pair
-    reader reads those two again, and only its sure readings count."""
+    reader reads those two again, and only its sure readings count. (The double calls every box a pair, so the
+    prior on how many digits a box holds, which it would also steer, is off.)"""
+    monkeypatch.setattr("digitreader.reader.COUNT_WEIGHT", 0.0)
     sample = REPO / "samples" / "touching_hard_1768156.png"
     sure = _SurePair(42, PAIR_CONFIDENCE + 0.05)
     result = DigitReader(cache_dir=tmp_path, pair_reader=sure).read(sample)
@@ -159,10 +161,11 @@ def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
     page = _glued_ones_page()
     seg = segment(page)
     assert len(seg.boxes) == 3 and seg.boxes[2][2] < 0.75 * seg.boxes[0][3]  # 4, 8 and the narrow glued 11
-    sure_11, unsure_11 = np.full(PAIR_CLASSES, 0.005 / 102), np.full(PAIR_CLASSES, 0.2 / 102)
-    sure_11[11], unsure_11[11] = 0.995, 0.8
+    sure_11, unsure_11, surest_11 = (np.full(PAIR_CLASSES, (1 - p) / 102) for p in (0.995, 0.8, 0.9995))
+    sure_11[11], unsure_11[11], surest_11[11] = 0.995, 0.8, 0.9995
     cases = [(np.array([0.8, 0.2]), sure_11, {0, 1, 2}), (np.array([0.8, 0.2]), unsure_11, set()),
-             (np.array([0.3, 0.7]), sure_11, set())]  # the verifier must doubt it too
+             (np.array([0.3, 0.7]), sure_11, set()),  # the verifier must doubt it too ...
+             (np.array([0.3, 0.7]), surest_11, {0, 1, 2})]  # ... unless the pair reader is sure enough to cap it
     for single, pairs, doubted in cases:
         reader = DigitReader(cache_dir=tmp_path, verifier=_Fixed("v", single), pair_reader=_Fixed("p", pairs))
         [judged] = reader._judge_boxes([seg])
@@ -172,6 +175,35 @@ def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
         assert [plan.index for plan in _split_plans(seg, probabilities, judged.doubted)] == sorted(doubted)
     assert DigitReader(cache_dir=tmp_path, pair_reader=None, verifier=_Fixed("v", np.array([0.8, 0.2])))._judge_boxes(
         [seg])[0].doubted == set()  # without the pair reader, narrow boxes are not judged at all
+
+
+def test_a_doubted_box_without_candidate_cuts_is_cut_in_its_middle():
+    """samples/touching_glued_ones_4528311.png ends in two 1s whose ink is one bar: no candidate cut parts it. The
+    helpers doubt it, so it is cut once, straight, in its middle, and the pair reader reads the halves as 11."""
+    import cv2
+
+    from digitreader import reader as reader_module
+    from digitreader.segment import reference_height, stroke_width
+    from digitreader.split import candidate_cuts, digit_width
+
+    sample = REPO / "samples" / "touching_glued_ones_4528311.png"
+    reader = DigitReader()
+    seg = reader._segment(cv2.imread(str(sample), cv2.IMREAD_UNCHANGED))
+    bar = max(range(len(seg.boxes)), key=lambda i: seg.boxes[i][0])
+    mask = seg.box_mask(bar)
+    assert candidate_cuts(mask, digit_width(seg.boxes, reference_height(seg.boxes)), stroke_width(seg.mask)) == []
+    [cut] = reader_module._middle_cut(mask)
+    ink = np.flatnonzero(mask.any(axis=0))
+    quarter = (ink[-1] - ink[0]) // 4
+    assert ink[0] + quarter <= cut[0] <= ink[-1] - quarter and len(set(cut)) == 1
+    assert reader.read(sample).lines == ["4528311"]
+    original = reader_module._middle_cut
+    try:
+        reader_module._middle_cut = lambda mask: []
+        assert reader.read(sample).lines != ["4528311"]
+    finally:
+        reader_module._middle_cut = original
+    assert reader_module._middle_cut(np.ones((40, 4), bool)) == []  # too narrow to cut
 
 
 def _wide_zero_page(width: int) -> np.ndarray:

@@ -216,6 +216,19 @@ def test_best_segmentation_counts_a_piece_read_as_a_pair_as_two_digits():
     assert best_segmentation(2, {(0, 1): -1.0}) == [] and best_split(2, {(0, 1): -1.0}) == [0, 3]
 
 
+def test_a_prior_on_the_number_of_digits_moves_the_best_segmentation():
+    """Three pieces read best, but a prior that the box holds two digits makes the best path two; a piece read as a
+    pair counts two digits; a count no path can reach changes nothing."""
+    scores = {(0, 1): -0.5, (1, 2): -0.5, (2, 3): -0.5, (0, 2): -1.2, (1, 3): -1.6, (0, 3): -4.0}
+    assert best_segmentation(2, scores) == [(0, 1, 1), (1, 2, 1), (2, 3, 1)]
+    assert best_segmentation(2, scores, count_scores={2: 0.0, 3: -1.0}) == [(0, 2, 1), (2, 3, 1)]
+    scores[(0, 1)], scores[(1, 3)], pairs = -0.1, -1.4, {(1, 3): -0.3}
+    assert best_segmentation(2, scores, pair_scores=pairs) == [(0, 1, 1), (1, 3, 2)]
+    assert best_segmentation(2, scores, pair_scores=pairs, count_scores={2: 0.0, 3: -2.0}) == [
+        (0, 1, 1), (1, 3, 1)]  # a piece and a pair are three digits
+    assert best_segmentation(2, scores, count_scores={7: 5.0}) == best_segmentation(2, scores)
+
+
 def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cut():
     """'1' then two overlapping 0s: the single-digit pieces read the 0s as one wide 0 best, so the box reads '10'.
     The pair reader, sure the overlapping part is '00' and not one digit, makes it '1', '0', '0'."""
@@ -236,8 +249,10 @@ def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cu
         return _SplitPlan(index=0, box=(0, 0, 150, 90), n_cuts=2, height=90.0, cut_scores=[0.1, -0.3],
                           pairs=[(0, 1), (1, 2), (2, 3), (1, 3), (0, 2)], boxes=boxes,
                           masks=[np.ones((b[3], b[2]), bool) for b in boxes], pair_probs=pairs,
-                          whole_pair=pair(10, 0.5, 0.5) if with_pairs else None)
+                          whole_pair=even_counts if with_pairs else None)
 
+    even_counts = np.zeros(PAIR_CLASSES)  # the whole box: as likely 1, 2, 3 or 4 digits (no prior on the count)
+    even_counts[10] = even_counts[PAIR_OTHER:] = 0.25
     assert plan(False).choose(pieces, _probs(0, 0.5)) == [0, 3]  # '1' and a wide '0'
     assert plan(True).choose(pieces, _probs(0, 0.5)) == [0, 1, 2]  # '1', then the pair cut where it reads best
 
