@@ -40,6 +40,7 @@ from .split import (
     confidence_score,
     cut_cost,
     digit_width,
+    middle_cut,
     piece_mask,
     pieces_to_try,
     width_prior,
@@ -242,7 +243,7 @@ class DigitReader:
         with a verifier, are most likely whole digits. With a pair reader, every two neighbouring pieces
         chosen are then read again together (``_reread_pairs``)."""
         judgements = self._judge_boxes(segmentations)
-        jobs = [(seg, probs, judged.doubted, judged.trusted, judged.doubted | judged.capped)
+        jobs = [(seg, probs, judged.doubted, judged.trusted, judged.doubted)
                 for seg, probs, judged in zip(segmentations, probabilities, judgements)]
         plans = self._map(lambda args: _split_plans(*args), jobs)
         if not any(plans):
@@ -584,26 +585,17 @@ def _boxes_by_width(seg: Segmentation, low: float, high: float = math.inf) -> li
     return [i for i, (_, _, w, h) in enumerate(seg.boxes) if low * ref <= w < high * ref and h >= 0.6 * ref]
 
 
-def _middle_cut(mask: np.ndarray) -> list[np.ndarray]:
-    """One straight cut at the least inked column of the middle half of a box's ink ([] when too narrow)."""
-    ink_x = np.flatnonzero(mask.any(axis=0))
-    if not len(ink_x) or ink_x[-1] - ink_x[0] < 4:
-        return []
-    lo, hi = ink_x[0] + (ink_x[-1] - ink_x[0]) // 4, ink_x[-1] - (ink_x[-1] - ink_x[0]) // 4
-    x = lo + int(np.argmin(mask[:, lo:hi + 1].sum(axis=0)))
-    return [np.full(mask.shape[0], x, np.int32)]
-
-
 def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int] | None = None,
                  trusted: set[int] | None = None, unbounded: set[int] | None = None) -> list[_SplitPlan]:
     """Candidate splits of the boxes of one page that may hold several touching digits: the wide ones, and
     those the helpers ``doubted`` (see ``DigitReader._judge_boxes``). A box no wider than
     ``SPLIT_KEEP_WIDTH`` digit heights that the classifier reads with ``SPLIT_KEEP_CONFIDENCE`` stays whole
     without trying cuts (same readings on the benchmark, 30-45 % less time per page), unless doubted. Boxes the
-    helpers ``trusted`` whole are never cut. In an ``unbounded`` box (one the helpers doubted, or one capped at two
-    pieces), a piece may span any number of candidate cuts; elsewhere ``MAX_DIGITS`` at most, so that a wide single
-    digit the verifier accepts is not offered as two halves of five spans each. A digit is not four cut spans: a
-    blob with nine candidate cuts often has no two pieces of at most four spans each that make it whole."""
+    helpers ``trusted`` whole are never cut. In an ``unbounded`` box (the reader passes the doubted ones, which
+    include those capped at two pieces), a piece may span any number of candidate cuts; elsewhere ``MAX_DIGITS`` at
+    most, so that a wide single digit the verifier accepts is not offered as two halves of five spans each. A digit
+    is not four cut spans: a blob with nine candidate cuts often has no two pieces of at most four spans each that
+    make it whole."""
     if not seg.boxes:
         return []
     ref = reference_height(seg.boxes)
@@ -621,7 +613,7 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int]
         mask = seg.box_mask(index)
         cuts = candidate_cuts(mask, width, stroke)
         if not cuts and index in doubted:  # two 1s glued side by side into one bar: the pair reader reads them
-            cuts = _middle_cut(mask)
+            cuts = middle_cut(mask)
         if not cuts:
             continue
         cut_scores = [CUT_COST_WEIGHT * (1.0 - cut_cost(mask, c, stroke)) - SPLIT_COST for c in cuts]

@@ -184,7 +184,7 @@ def test_a_doubted_box_without_candidate_cuts_is_cut_in_its_middle():
 
     from digitreader import reader as reader_module
     from digitreader.segment import reference_height, stroke_width
-    from digitreader.split import candidate_cuts, digit_width
+    from digitreader.split import candidate_cuts, digit_width, middle_cut
 
     sample = REPO / "samples" / "touching_glued_ones_4528311.png"
     reader = DigitReader()
@@ -192,18 +192,18 @@ def test_a_doubted_box_without_candidate_cuts_is_cut_in_its_middle():
     bar = max(range(len(seg.boxes)), key=lambda i: seg.boxes[i][0])
     mask = seg.box_mask(bar)
     assert candidate_cuts(mask, digit_width(seg.boxes, reference_height(seg.boxes)), stroke_width(seg.mask)) == []
-    [cut] = reader_module._middle_cut(mask)
+    [cut] = middle_cut(mask)
     ink = np.flatnonzero(mask.any(axis=0))
     quarter = (ink[-1] - ink[0]) // 4
     assert ink[0] + quarter <= cut[0] <= ink[-1] - quarter and len(set(cut)) == 1
     assert reader.read(sample).lines == ["4528311"]
-    original = reader_module._middle_cut
+    original = reader_module.middle_cut
     try:
-        reader_module._middle_cut = lambda mask: []
+        reader_module.middle_cut = lambda mask: []
         assert reader.read(sample).lines != ["4528311"]
     finally:
-        reader_module._middle_cut = original
-    assert reader_module._middle_cut(np.ones((40, 4), bool)) == []  # too narrow to cut
+        reader_module.middle_cut = original
+    assert middle_cut(np.ones((40, 4), bool)) == []  # too narrow to cut
 
 
 def _wide_zero_page(width: int) -> np.ndarray:
