@@ -245,3 +245,11 @@ def confidence_score(p: float) -> float:
     confidences crowd near 1 and log(p) cannot tell a sure 0.9999 from a doubtful 0.96."""
     p = min(max(p, 1e-6), 1 - 1e-9)
     return -max(0.0, SURE_LOGIT - math.log(p / (1 - p))) / 2
+
+
+def combine_readings(readings: list[np.ndarray]) -> np.ndarray:
+    """One piece's digit probabilities from several independent readings of it (the pair reader reads a piece once
+    with its left neighbour and once with its right): their normalised product, so that a reading sure of what
+    the piece is not outweighs one that saw only part of it."""
+    product = np.prod(np.clip(np.asarray(readings, np.float64), 1e-9, 1.0), axis=0)
+    return (product / product.sum()).astype(np.float32)

@@ -12,6 +12,7 @@ from digitreader.split import (
     best_segmentation,
     best_split,
     candidate_cuts,
+    combine_readings,
     confidence_score,
     piece_mask,
     pieces_to_try,
@@ -227,6 +228,19 @@ def test_a_prior_on_the_number_of_digits_moves_the_best_segmentation():
     assert best_segmentation(2, scores, pair_scores=pairs, count_scores={2: 0.0, 3: -2.0}) == [
         (0, 1, 1), (1, 3, 1)]  # a piece and a pair are three digits
     assert best_segmentation(2, scores, count_scores={7: 5.0}) == best_segmentation(2, scores)
+
+
+def test_two_readings_of_one_piece_combine_into_their_normalised_product():
+    """A piece read as 7 (0.98) by one reading and as 9 (0.998, with 7 at 0.0005) by another is a 9: the reading
+    that rules 7 out outweighs the one that barely rules 9 out. One reading is kept as it is."""
+    as_seven, as_nine = np.full(10, 0.002 / 8), np.full(10, 0.0015 / 8)
+    as_seven[7], as_seven[9] = 0.98, 0.018
+    as_nine[9], as_nine[7] = 0.998, 0.0005
+    combined = combine_readings([as_seven, as_nine])
+    assert combined.argmax() == 9 and abs(float(combined.sum()) - 1) < 1e-6
+    assert combined[9] > 0.9 and combine_readings([as_nine, as_seven]).tolist() == combined.tolist()  # order-free
+    np.testing.assert_allclose(combine_readings([as_seven]), as_seven, rtol=1e-6)
+    assert combine_readings([np.eye(10)[3], np.eye(10)[5]]).argmax() in (3, 5)  # sure and contradicting: no NaN
 
 
 def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cut():
