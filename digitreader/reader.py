@@ -37,13 +37,13 @@ from .split import (
     aspect_prior,
     best_segmentation,
     candidate_cuts,
-    combine_readings,
     confidence_score,
     cut_cost,
     digit_width,
     middle_cut,
     piece_mask,
     pieces_to_try,
+    sharpest_reading,
     width_prior,
 )
 
@@ -292,9 +292,8 @@ class DigitReader:
         two touching or overlapping digits: the 100 pairs, and "one, three or four digits"): where a cut cannot part
         overlapping digits, each piece keeps part of the other, but the two together are one readable pair. Where
         the pair reader is sure (``PAIR_CONFIDENCE``), its reading of each side replaces the pieces' own. A piece read
-        so with both neighbours keeps the two readings' normalised product (``combine_readings``), not the later one:
-        a 9 whose loop overlaps the 0 before it reads 7 with the 9 after it, 09 with the 0 (touching pages 87.3 ->
-        88.7 %, seed-1 82.0 -> 88.0 %, seed-2 82.7 -> 86.0 %: RESULTS, "Fourteenth pass")."""
+        so with both neighbours keeps the surer of the two readings (``sharpest_reading``), not the later one: a 9
+        whose loop overlaps the 0 before it reads 7 with the 9 after it, 9 with the 0 (RESULTS, "Fourteenth pass")."""
         jobs, crops = [], []
         for seg, image_decisions in zip(segmentations, decisions):
             boxes, members, masks = [], [], []
@@ -322,7 +321,7 @@ class DigitReader:
                 rereadings.setdefault((id(own), left), (own, left, []))[2].append(joint.sum(axis=1))
                 rereadings.setdefault((id(own), right), (own, right, []))[2].append(joint.sum(axis=0))
         for own, k, readings in rereadings.values():
-            own[k] = combine_readings(readings)
+            own[k] = sharpest_reading(readings)
 
     def _judge_boxes(self, segmentations: list[Segmentation]) -> list[_Judgement]:
         """Per image, the helpers' view of each box that may hold several digits (one batched call per

@@ -247,9 +247,10 @@ def confidence_score(p: float) -> float:
     return -max(0.0, SURE_LOGIT - math.log(p / (1 - p))) / 2
 
 
-def combine_readings(readings: list[np.ndarray]) -> np.ndarray:
-    """One piece's digit probabilities from several independent readings of it (the pair reader reads a piece once
-    with its left neighbour and once with its right): their normalised product, so that a reading sure of what
-    the piece is not outweighs one that saw only part of it."""
-    product = np.prod(np.clip(np.asarray(readings, np.float64), 1e-9, 1.0), axis=0)
-    return (product / product.sum()).astype(np.float32)
+
+def sharpest_reading(readings: list[np.ndarray]) -> np.ndarray:
+    """One piece's digit probabilities from several readings of it (the pair reader reads a piece once with its left
+    neighbour and once with its right): the reading surest of its digit. Each reading sees a different crop; where
+    a cut gave part of this digit to a neighbour, the crop without that part is the less typical, and is read less
+    surely (on the benchmark this beat the readings' normalised product by 3 pages in about 1,700 and lost none)."""
+    return max(readings, key=lambda reading: float(np.max(reading)))

@@ -206,22 +206,22 @@ def test_a_doubted_box_without_candidate_cuts_is_cut_in_its_middle():
     assert middle_cut(np.ones((40, 4), bool)) == []  # too narrow to cut
 
 
-def test_a_piece_read_with_both_neighbours_keeps_what_both_readings_say(monkeypatch):
+def test_a_piece_read_with_both_neighbours_keeps_the_surer_reading(monkeypatch):
     """samples/touching_read_twice_5099.png: the first 9's loop overlaps the 0 before it, so its piece alone reads 7.
     The pair reader reads that piece twice: with the 0 before it as 09 and with the 9 after it as 79 (both sure).
-    The two readings combined give 9; keeping the later one alone (the reader before the fourteenth pass) reads
-    5079."""
+    The surer reading, 09, is kept; keeping the later one (the reader before the fourteenth pass) reads 5079."""
     from digitreader import reader as reader_module
 
     sample = REPO / "samples" / "touching_read_twice_5099.png"
     reader = DigitReader()
     calls = []
-    combine = reader_module.combine_readings
-    monkeypatch.setattr(reader_module, "combine_readings", lambda readings: calls.append(readings) or combine(readings))
+    sharpest = reader_module.sharpest_reading
+    monkeypatch.setattr(reader_module, "sharpest_reading",
+                        lambda readings: calls.append(readings) or sharpest(readings))
     assert reader.read(sample).lines == ["5099"]
     twice = [readings for readings in calls if len(readings) == 2]
     assert twice and any({int(r.argmax()) for r in readings} == {7, 9} for readings in twice)
-    monkeypatch.setattr(reader_module, "combine_readings", lambda readings: readings[-1])
+    monkeypatch.setattr(reader_module, "sharpest_reading", lambda readings: readings[-1])
     assert reader.read(sample).lines == ["5079"]
 
 
