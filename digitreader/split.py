@@ -247,7 +247,6 @@ def confidence_score(p: float) -> float:
     return -max(0.0, SURE_LOGIT - math.log(p / (1 - p))) / 2
 
 
-
 def sharpest_reading(readings: list[np.ndarray]) -> np.ndarray:
     """One piece's digit probabilities from several readings of it (the pair reader reads a piece once with its left
     neighbour and once with its right): the reading surest of its digit. Each reading sees a different crop; where

@@ -52,9 +52,9 @@ SAMPLES = [
     # thirteenth pass, 2026-11-22)
     ("touching_glued_ones", "touching", 23),
     # a 9 whose loop overlaps the 0 before it: its piece alone, and read with the 9 after it, looks like a 7; read with
-    # the 0 before it, like a 9. The first seed from 11 up of the benchmark's touching pages read right with the pair
-    # reader's two readings of a piece combined and wrong with the later one kept (the reader before the fourteenth
-    # pass, 2026-11-22)
+    # the 0 before it, like a 9. The first seed from 11 up of the benchmark's touching pages read right with the surer
+    # of the pair reader's two readings of a piece kept and wrong with the later one kept (the reader before the
+    # fourteenth pass, 2026-11-22)
     ("touching_read_twice", "touching", 20),
 ]
 
