@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .architectures import INPUT_SHAPE
 from .errors import OutputError
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,13 @@ def build_ensemble(keras: Any, members: list[Any]) -> Any:
     """A functional model feeding one 28x28x1 input to every member and averaging their softmax outputs."""
     if len(members) < 2:
         raise ValueError("an ensemble needs two or more members")
-    inputs = keras.Input((28, 28, 1), name="digit")
+    inputs = keras.Input(INPUT_SHAPE, name="digit")
     outputs = []
     for index, member in enumerate(members):
         # Rename each member (one model may be given twice; seeds share layer names) and feed it 28x28x1.
         wrapped = keras.Model(member.input, member.output, name=f"member_{index}")
         shape = tuple(member.input_shape[1:])
-        outputs.append(wrapped(inputs if shape == (28, 28, 1) else keras.layers.Reshape(shape)(inputs)))
+        outputs.append(wrapped(inputs if shape == INPUT_SHAPE else keras.layers.Reshape(shape)(inputs)))
     mean = keras.layers.Average(name="mean_probability")(outputs)
     return keras.Model(inputs, mean, name="digitreader_ensemble")
 
@@ -52,7 +53,7 @@ def make_ensemble(member_paths: list[Path], out: Path, data: Path | None, comman
     from .modelmeta import file_sha256, write_meta
     from .reports import write_test_reports
     from .tf_quiet import import_keras
-    from .train import _save_atomically
+    from .train import save_model_atomically
 
     out = Path(out)
     if out.suffix != ".keras":
@@ -73,7 +74,7 @@ def make_ensemble(member_paths: list[Path], out: Path, data: Path | None, comman
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {out.parent}: {exc}") from None
-    _save_atomically(model, out)
+    save_model_atomically(model, out)
 
     x_test, y_test = dataset.x_test, dataset.y_test
     metrics, probabilities = evaluate_classifier(KerasClassifier(model, out.name), x_test, y_test)

@@ -126,7 +126,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     inference = keras.Model.from_config(model.get_config())
     weights = model.get_weights()
     inference.set_weights(average_weights(start_weights, weights) if start_weights is not None else weights)
-    _save_atomically(inference, out)
+    save_model_atomically(inference, out)
 
     from .classify import KerasClassifier
 
@@ -299,7 +299,8 @@ def _progress_callback(keras: Any, epochs: int) -> Any:
     return Progress()
 
 
-def _save_atomically(model: Any, out: Path) -> None:
+def save_model_atomically(model: Any, out: Path) -> None:
+    """Save ``model`` to a temporary file beside ``out``, then move it into place (no half-written model)."""
     tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.keras")
     try:
         model.save(tmp)
