@@ -63,3 +63,33 @@ def place_marks(marks: list[Box], boxes: list[Box], lines: list[int]) -> list[tu
         if char is not None:
             placed.append((char, mark, best[1]))
     return placed
+
+
+PIECE_MIN_SIZE = 0.2  # a mark at least this long (x the row's digit height) may be a piece of a broken digit
+PIECE_REACH = 0.15  # ... when it lies this close to the digit (x the digit height)
+PIECE_UNION_HEIGHT, PIECE_UNION_ASPECT = 1.15, 1.3  # ... and the two together stay digit-shaped
+
+
+def broken_piece_candidates(marks: list[Box], boxes: list[Box], lines: list[int],
+                            ref: float) -> list[tuple[int, int]]:
+    """(mark, digit) index pairs where a mark may be a piece broken off the digit beside it (a 2's base or a
+    5's bar left apart by a faint stroke): the mark is no speck and no decimal point or comma (a dash may be a
+    2's base; see :func:`place_marks`, rows in ``lines``), lies within ``PIECE_REACH`` digit heights of
+    the digit's box and inside its vertical span, and the two together are no taller than ``PIECE_UNION_HEIGHT``
+    times the digit (or the row's height ``ref``) and no wider than ``PIECE_UNION_ASPECT`` times their height (or
+    ``ref``). The classifier decides."""
+    points = {box for char, box, _ in place_marks(marks, boxes, lines) if char in ".,"}
+    pairs = []
+    for m, (x, y, w, h) in enumerate(marks):
+        if max(w, h) < PIECE_MIN_SIZE * ref or (x, y, w, h) in points:
+            continue
+        for k, (dx, dy, dw, dh) in enumerate(boxes):
+            height = max(dh, ref)
+            gap = max(x - dx - dw, dx - x - w, y - dy - dh, dy - y - h)
+            ux0, uy0 = min(x, dx), min(y, dy)
+            uw, uh = max(x + w, dx + dw) - ux0, max(y + h, dy + dh) - uy0
+            inside = dy - 0.1 * height <= y + h / 2 <= dy + 1.1 * height
+            shaped = uh <= PIECE_UNION_HEIGHT * height and uw <= PIECE_UNION_ASPECT * max(uh, ref)
+            if gap <= PIECE_REACH * height and inside and shaped:
+                pairs.append((m, k))
+    return pairs

@@ -16,7 +16,7 @@ from .architectures import PAIR_FOUR, PAIR_ONE, PAIR_OTHER, PAIR_THREE
 from .classify import Classifier, load_classifier, load_pair_reader, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
-from .marks import place_marks
+from .marks import broken_piece_candidates, place_marks
 from .page import sheet_on_paper
 from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
@@ -49,6 +49,10 @@ from .split import (
 
 IMAGES_PER_BATCH = 32
 MERGE_CONFIDENCE_SLACK = 0.1
+# A mark set aside as too short for a digit joins the digit beside it when the two read as another digit with at
+# least PIECE_CONFIDENCE (a 2 whose base a faint stroke left apart read 7): seed-1 rows +2 pages, seed-3 light on
+# dark +1, no page lost on five sets (benchmarks/RESULTS.md, "Fifteenth pass").
+PIECE_CONFIDENCE = 0.9
 # A piece of a digit cut off by a removed printed line may join a digit this close (x the row's height), the two
 # together no taller than FRAGMENT_UNION_HEIGHT x the digit and no wider than FRAGMENT_UNION_ASPECT x their height.
 FRAGMENT_REACH, FRAGMENT_UNION_HEIGHT, FRAGMENT_UNION_ASPECT = 0.25, 1.15, 1.3
@@ -185,6 +189,7 @@ class DigitReader:
         probabilities = self._classify_all(segmentations)
         probabilities = self._merge_broken_digits(segmentations, probabilities)
         probabilities = self._attach_line_fragments(segmentations, probabilities)
+        probabilities = self._attach_broken_pieces(segmentations, probabilities)
         probabilities = self._split_touching_digits(segmentations, probabilities)
         if self.debug_dir is not None:
             self._write_debug(images, paths, segmentations, segmented, probabilities)
@@ -416,6 +421,43 @@ class DigitReader:
                 seg.boxes[k] = union_box(seg.boxes[k], box)
                 seg.members[k] = seg.members[k] + ids
                 probs[k] = p  # (two fragments for one digit: the second is read without the first; rare)
+            out.append(probs)
+        return out
+
+    def _attach_broken_pieces(self, segmentations: list[Segmentation],
+                              probabilities: list[np.ndarray]) -> list[np.ndarray]:
+        """Recognition-guided repair of broken digits: a mark set aside as too short for a digit (a 2's base, a 5's
+        bar) joins the digit beside it (:func:`marks.broken_piece_candidates`) when the two read together as another
+        digit with at least ``PIECE_CONFIDENCE``, and no less confidently than the digit alone, less
+        ``MERGE_CONFIDENCE_SLACK``; the most confident such reading wins. A mark that leaves the reading as it was
+        stays a mark (a separator)."""
+        candidates = []
+        for seg in segmentations:
+            ref = reference_height(seg.boxes) if seg.boxes else 0.0
+            pairs = broken_piece_candidates([box for box, _ in seg.marks], seg.boxes, seg.lines, ref) if ref else []
+            candidates.append([(m, k) for m, k in pairs if seg.masks[k] is None])
+        if not any(candidates):
+            return probabilities
+        merged_probs = self._read_together(segmentations, candidates, lambda seg, mk: [
+            (seg.boxes[mk[1]], seg.members[mk[1]]), seg.marks[mk[0]]])
+        out = []
+        for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
+            probs = np.array(probs).reshape(-1, 10)
+            best: dict[int, tuple[float, int, np.ndarray]] = {}  # digit -> (confidence, mark, probabilities)
+            for (m, k), p in zip(pairs, merged):
+                if (p.argmax() != probs[k].argmax() and p.max() >= PIECE_CONFIDENCE
+                        and p.max() >= probs[k].max() - MERGE_CONFIDENCE_SLACK and p.max() > best.get(k, (-1.0,))[0]):
+                    best[k] = (float(p.max()), m, p)
+            taken = set()
+            for k, (_, m, p) in sorted(best.items()):
+                if m in taken:
+                    continue
+                taken.add(m)
+                box, ids = seg.marks[m]
+                seg.boxes[k] = union_box(seg.boxes[k], box)
+                seg.members[k] = seg.members[k] + ids
+                probs[k] = p
+            seg.marks = [mark for m, mark in enumerate(seg.marks) if m not in taken]
             out.append(probs)
         return out
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from conftest import FakeClassifier
 
-from digitreader.marks import classify_mark, place_marks
+from digitreader.marks import broken_piece_candidates, classify_mark, place_marks
 from digitreader.reader import DigitReader
 from digitreader.result import Digit, Mark, Result
 
@@ -68,3 +68,31 @@ def test_shipped_cnn_reads_the_amount_sample_with_its_comma():
     reader = DigitReader(REPO / "output" / "mnist_cnn.keras", charset="decimal")
     result = reader.read(SAMPLES / "amount_on_guilloche_9285.png")
     assert result.lines == ["92,85"] and [m.char for m in result.marks] == [","]
+
+
+def test_only_stroke_like_marks_beside_a_digit_may_be_pieces_of_it():
+    boxes, lines = [(0, 100, 50, 80), (100, 100, 50, 80)], [0, 0]
+    base = (90, 170, 40, 10)  # flat, at the second digit's foot: a 2's base left apart
+    point = (160, 168, 12, 12)  # a decimal point as close to that digit: a separator, never a piece
+    speck = (60, 120, 4, 4)
+    far_dash = (300, 135, 36, 8)
+    assert broken_piece_candidates([base, point, speck, far_dash], boxes, lines, 80.0) == [(0, 1)]
+    assert broken_piece_candidates([(90, 260, 40, 10)], boxes, lines, 80.0) == []  # below the digits: an underline
+
+
+def test_a_digit_broken_by_a_faint_stroke_is_read_whole_and_its_piece_is_no_dash(monkeypatch):
+    """samples/rows_broken_base_811_7213_224987.png: the second 2 of the last row lost the stroke joining its base,
+    so its top alone reads 7 and its base is set aside as a dash. Read together they are a 2; without that step the
+    row reads 274987, and with --charset decimal the base was reported as a dash."""
+    from conftest import SAMPLES
+
+    sample = SAMPLES / "rows_broken_base_811_7213_224987.png"
+    result = DigitReader(charset="decimal").read(sample)
+    assert result.lines == ["811", "7213", "224987"] and result.marks == ()
+    with monkeypatch.context() as patched:
+        patched.setattr(DigitReader, "_attach_broken_pieces", lambda self, segs, probs: probs)
+        before = DigitReader(charset="decimal").read(sample)
+    assert before.lines[-1].replace("-", "") == "274987" and [m.char for m in before.marks] == ["-"]
+    x, y, w, h = result.digits[-5].box  # the 2, its box grown over its base
+    bx, by, bw, bh = before.marks[0].box
+    assert x <= bx and y <= by and bx + bw <= x + w and by + bh <= y + h
