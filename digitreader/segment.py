@@ -37,6 +37,8 @@ STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row h
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
+# Two pieces one above the other, each this tall (x digit height), may make a digit 1.5 x as wide as tall
+STACKED_PIECE_HEIGHTS = (0.35, 0.8)
 LINE_FRAGMENT_HEIGHT = 0.2  # a piece by a removed line this tall (x digit height) may be part of a digit
 
 
@@ -391,6 +393,9 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
         needed = 0.25 * fragment[2]
         if fragment[1] + fragment[3] / 2 <= union[1] + 0.4 * union[3]:
             needed, widest = -0.15 * ref, 1.5
+    if x_overlap >= 0.5 * min(a[2], b[2]) and STACKED_PIECE_HEIGHTS[0] * ref <= min(a[3], b[3]) \
+            and max(a[3], b[3]) < STACKED_PIECE_HEIGHTS[1] * ref:
+        widest = 1.5  # the halves of a wide digit broken across (a flat 0 in two arcs), one above the other
     upper = a if a[1] + a[3] / 2 < b[1] + b[3] / 2 else b
     if upper[2] >= 1.5 * upper[3] and upper[3] < 0.6 * ref and upper[1] + upper[3] / 2 <= union[1] + 0.4 * union[3]:
         widest = 1.5  # a 5's thick flat top stroke over the rest of the 5

