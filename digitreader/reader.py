@@ -417,9 +417,7 @@ class DigitReader:
                 if p.max() >= probs[k].max() - MERGE_CONFIDENCE_SLACK and p.max() > best.get(f, (-1.0,))[0]:
                     best[f] = (float(p.max()), k, p)
             for f, (_, k, p) in sorted(best.items()):
-                box, ids = seg.line_fragments[f]
-                seg.boxes[k] = union_box(seg.boxes[k], box)
-                seg.members[k] = seg.members[k] + ids
+                _join_piece(seg, k, seg.line_fragments[f])
                 probs[k] = p  # (two fragments for one digit: the second is read without the first; rare)
             out.append(probs)
         return out
@@ -453,9 +451,7 @@ class DigitReader:
                 if m in taken:
                     continue
                 taken.add(m)
-                box, ids = seg.marks[m]
-                seg.boxes[k] = union_box(seg.boxes[k], box)
-                seg.members[k] = seg.members[k] + ids
+                _join_piece(seg, k, seg.marks[m])
                 probs[k] = p
             seg.marks = [mark for m, mark in enumerate(seg.marks) if m not in taken]
             out.append(probs)
@@ -601,6 +597,13 @@ class _SplitPlan:
             return None
         lookup = {pair: k for k, pair in enumerate(self.pairs)}
         return [lookup[piece] for piece in pieces]
+
+
+def _join_piece(seg: Segmentation, k: int, piece: tuple[Box, list[int]]) -> None:
+    """Make ``piece`` (a box and its component labels) part of digit box ``k``, in place."""
+    box, ids = piece
+    seg.boxes[k] = union_box(seg.boxes[k], box)
+    seg.members[k] = seg.members[k] + ids
 
 
 def _fragment_candidates(seg: Segmentation) -> list[tuple[int, int]]:
