@@ -5,6 +5,8 @@ Plain functions on boxes (no Keras). A mark is judged against the digits of its 
 with a tail reaching below the baseline; a dash is a flat stroke around mid-height. Specks (too
 small), ticks, underlines (below the digits or longer than one and a half digits) and marks outside
 the row's span are rejected, never forced into a digit or a separator.
+A mark lying against a digit may instead be a piece broken off it (a 2's base): see
+:func:`broken_piece_candidates`; the reader's classifier decides.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 Box = tuple[int, int, int, int]
 MIN_SIZE = 0.08  # a mark smaller than this x the digit height (both sides) is a speck
 TRAILING_REACH = 3.0  # marks up to this many digit heights after a row's last digit belong to it ("1,--")
+PIECE_MIN_SIZE = 0.2  # a mark at least this long (x the row's digit height) may be a piece of a broken digit
+PIECE_REACH = 0.15  # ... when it lies this close to the digit (x the digit height)
+PIECE_UNION_HEIGHT, PIECE_UNION_ASPECT = 1.15, 1.3  # ... and the two together stay digit-shaped
 
 
 def classify_mark(box: Box, top: float, bottom: float) -> str | None:
@@ -63,11 +68,6 @@ def place_marks(marks: list[Box], boxes: list[Box], lines: list[int]) -> list[tu
         if char is not None:
             placed.append((char, mark, best[1]))
     return placed
-
-
-PIECE_MIN_SIZE = 0.2  # a mark at least this long (x the row's digit height) may be a piece of a broken digit
-PIECE_REACH = 0.15  # ... when it lies this close to the digit (x the digit height)
-PIECE_UNION_HEIGHT, PIECE_UNION_ASPECT = 1.15, 1.3  # ... and the two together stay digit-shaped
 
 
 def broken_piece_candidates(marks: list[Box], boxes: list[Box], lines: list[int],

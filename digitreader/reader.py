@@ -427,8 +427,9 @@ class DigitReader:
         """Recognition-guided repair of broken digits: a mark set aside as too short for a digit (a 2's base, a 5's
         bar) joins the digit beside it (:func:`marks.broken_piece_candidates`) when the two read together as another
         digit with at least ``PIECE_CONFIDENCE``, and no less confidently than the digit alone, less
-        ``MERGE_CONFIDENCE_SLACK``; the most confident such reading wins. A mark that leaves the reading as it was
-        stays a mark (a separator)."""
+        ``MERGE_CONFIDENCE_SLACK``; of a digit's marks the one read most confidently joins it (a mark two digits
+        would take goes to the first in reading order). A mark that leaves the reading as it was stays a mark (a
+        separator)."""
         candidates = []
         for seg in segmentations:
             ref = reference_height(seg.boxes) if seg.boxes else 0.0

@@ -394,8 +394,8 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
         needed = 0.25 * fragment[2]
         if fragment[1] + fragment[3] / 2 <= union[1] + 0.4 * union[3]:
             needed, widest = -0.15 * ref, 1.5
-    if x_overlap >= 0.5 * min(a[2], b[2]) and STACKED_PIECE_HEIGHTS[0] * ref <= min(a[3], b[3]) \
-            and max(a[3], b[3]) < STACKED_PIECE_HEIGHTS[1] * ref:
+    low, high = STACKED_PIECE_HEIGHTS
+    if x_overlap >= 0.5 * min(a[2], b[2]) and low * ref <= min(a[3], b[3]) and max(a[3], b[3]) < high * ref:
         widest = 1.5  # the halves of a wide digit broken across (a flat 0 in two arcs), one above the other
     upper = a if a[1] + a[3] / 2 < b[1] + b[3] / 2 else b
     if upper[2] >= 1.5 * upper[3] and upper[3] < 0.6 * ref and upper[1] + upper[3] / 2 <= union[1] + 0.4 * union[3]:
@@ -409,11 +409,13 @@ def _near_lines(box: Box, lines: np.ndarray, reach: int = 3) -> bool:
     return bool(lines[max(0, y - reach):y + h + reach, max(0, x - reach):x + w + reach].any())
 
 
-def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...], areas: np.ndarray | None = None) -> list[Group]:
+def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...], areas: np.ndarray) -> list[Group]:
     """Without the pieces cut off by the image's edge that are shorter than ``EDGE_FRAGMENT_RATIO``
     digit heights and share no row with a whole digit: a scanner's dark edge, a shadow in a corner, or
-    the half of a neighbouring field's digit that a tight crop caught. (A digit cut by the edge of a row
-    of whole digits stays: it is in their row.)"""
+    the half of a neighbouring field's digit that a tight crop caught; nor the blobs at the edge at least
+    half as wide as tall whose components (``areas``: pixel counts by label) fill ``EDGE_SOLID_FILL`` of
+    their box, a dark corner as tall as a digit. (A digit cut by the edge of a row of whole digits stays:
+    it is in their row.)"""
     ref = _reference_height(groups)
     h, w = shape[:2]
 
@@ -423,7 +425,7 @@ def _drop_edge_fragments(groups: list[Group], shape: tuple[int, ...], areas: np.
 
     def solid(group: Group) -> bool:
         (_, _, bw, bh), ids = group
-        return areas is not None and bw >= 0.5 * bh and sum(int(areas[i]) for i in ids) >= EDGE_SOLID_FILL * bw * bh
+        return bw >= 0.5 * bh and sum(int(areas[i]) for i in ids) >= EDGE_SOLID_FILL * bw * bh
 
     def cut_off(group: Group) -> bool:
         box = group[0]
