@@ -40,6 +40,9 @@ EDGE_SOLID_FILL = 0.65  # ... nor blobs at the edge this full of ink (a shadow i
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
 # Two pieces one above the other, each this tall (x digit height), may make a digit 1.5 x as wide as tall
 STACKED_PIECE_HEIGHTS = (0.35, 0.8)
+# A bar beside the top of a piece (a 5's floating bar) does not join a piece under these heights and widths (x
+# digit height), the size of a comma: a comma with a dash after it (",-" in amounts) is no 5
+COMMA_SIZE = (0.5, 0.25)
 LINE_FRAGMENT_HEIGHT = 0.2  # a piece by a removed line this tall (x digit height) may be part of a digit
 
 
@@ -389,10 +392,10 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
     x_overlap = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])  # negative: a gap
     y_gap = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
     needed, widest = 0.5 * min(a[2], b[2]), 1.2
-    fragment = a if a[3] < b[3] else b
+    fragment, body = (a, b) if a[3] < b[3] else (b, a)
     if fragment[3] < 0.5 * ref and max(fragment[2], fragment[3]) >= 0.25 * ref:
         needed = 0.25 * fragment[2]
-        if fragment[1] + fragment[3] / 2 <= union[1] + 0.4 * union[3]:
+        if fragment[1] + fragment[3] / 2 <= union[1] + 0.4 * union[3] and not _comma_sized(body, ref):
             needed, widest = -0.15 * ref, 1.5
     low, high = STACKED_PIECE_HEIGHTS
     if x_overlap >= 0.5 * min(a[2], b[2]) and low * ref <= min(a[3], b[3]) and max(a[3], b[3]) < high * ref:
@@ -402,6 +405,11 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
         widest = 1.5  # a 5's thick flat top stroke over the rest of the 5
     return (x_overlap >= needed and y_gap <= MERGE_GAP_RATIO * ref
             and union[3] <= 1.5 * ref and union[2] <= widest * union[3])
+
+
+def _comma_sized(box: Box, ref: float) -> bool:
+    """Whether a piece is no bigger than a comma (``COMMA_SIZE``) in an image whose digits are ``ref`` tall."""
+    return box[3] < COMMA_SIZE[0] * ref and box[2] < COMMA_SIZE[1] * ref
 
 
 def _near_lines(box: Box, lines: np.ndarray, reach: int = 3) -> bool:

