@@ -212,19 +212,43 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
     angle = tilt if tilt is not None and abs(tilt) >= MIN_SKEW else 0.0
     if angle == 0.0:
         lines = _level_printed_lines(mask)
-        if tilt is not None or not (lines.any() or faint is not None):
-            return lines, 0.0
-        # No long line: the short sides of a row of tilted boxes? With no line found at all, they may be thin
-        # lines that ``mask`` broke into dashes: look for them among the thin strokes of the faint ink only.
-        angle = box_row_tilt(search) if lines.any() else box_row_tilt(thin_strokes(faint), digit_height(faint))
-        if angle == 0.0:
-            return lines, 0.0
+        if lines.any() or faint is None:
+            # No long line: the short sides of a row of tilted boxes?
+            angle = box_row_tilt(search) if lines.any() and tilt is None else 0.0
+            if angle == 0.0:
+                return lines, 0.0
+        else:
+            # No line found at all: thin lines that ``mask`` broke into dashes? The short sides of a row of
+            # tilted boxes among the thin strokes of the faint ink only, or one level frame (a box round an amount).
+            height = digit_height(faint)
+            angle = box_row_tilt(thin_strokes(faint), height) if tilt is None else 0.0
+            if angle == 0.0:
+                return _frame_in_faint(faint, height), 0.0
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     level = cv2.warpAffine(search, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     lines = _level_printed_lines(level)
     back = cv2.warpAffine(lines, cv2.invertAffineTransform(rotation), (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), search), angle
+
+
+def _frame_in_faint(faint: np.ndarray, height: float) -> np.ndarray:
+    """The lines of a level printed frame too faint to stay whole in the strong mask (one box round an
+    amount on a cheque): the printed lines found in faint ink that join into a structure at least as wide and
+    as tall as the writing (``height``, :func:`digit_height` of ``faint``). Straight strokes of digits found
+    there (a 1's stem, a 7's bar) join into none."""
+    height = int(height)
+
+    def frames_in(lines: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+        sides = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+        return labels, [i for i in range(1, count) if sides[i] >= height]
+
+    # Cheap first: straight runs as long as the writing is tall, across and down, meeting at a corner.
+    if height < 12 or not frames_in(cv2.bitwise_or(_runs(faint, True, height), _runs(faint, False, height)))[1]:
+        return np.zeros_like(faint)
+    labels, frames = frames_in(_level_printed_lines(faint))
+    return np.where(np.isin(labels, frames), 255, 0).astype(np.uint8)
 
 
 def skew_angle(mask: np.ndarray) -> float:

@@ -263,3 +263,37 @@ def test_a_line_fragment_joins_only_a_digit_within_reach():
     assert [k for _, k in _fragment_candidates(seg)] == [2]  # the 6's stem, not the 8 far to its left
     seg.line_fragments = [((seg.boxes[2][0] + 60, *seg.line_fragments[0][0][1:]), seg.line_fragments[0][1])]
     assert _fragment_candidates(seg) == []  # 60 px on: more than a quarter of a row's height away
+
+
+def _framed_amount(dashed: bool) -> np.ndarray:
+    """Ink mask: ``0 1 -`` inside one thin printed frame, as on a cheque's amount box; ``dashed``: the frame
+    broken into dashes, as a faint grey frame comes out of the strong (speck-free) threshold."""
+    mask = np.zeros((180, 260), np.uint8)
+    cv2.rectangle(mask, (20, 25), (235, 150), 255, 2)
+    if dashed:
+        for x in range(20, 240, 16):
+            mask[:, x:x + 8] = 0
+        for y in range(25, 155, 16):
+            mask[y:y + 8, :] = 0
+    cv2.ellipse(mask, (80, 90), (22, 28), 0, 0, 360, 255, 7)  # a 0
+    cv2.line(mask, (150, 62), (150, 118), 255, 7)  # a 1
+    cv2.line(mask, (185, 95), (215, 95), 255, 6)  # a dash
+    return mask
+
+
+def test_a_faint_frame_round_an_amount_is_found_in_faint_ink():
+    """A single faint frame is only dashes in the strong mask, where no line is found, and would be read as
+    digits (a ``1`` for its side, a ``0`` for the whole frame). It is found whole in the faint mask; the
+    digits' own straight strokes there (the 1, the dash) join into no frame and stay."""
+    from digitreader.formlines import find_printed_lines
+
+    strong, faint = _framed_amount(dashed=True), _framed_amount(dashed=False)
+    assert not printed_lines(strong).any()
+    lines, tilt = find_printed_lines(strong, faint)
+    frame = np.zeros_like(faint)
+    cv2.rectangle(frame, (20, 25), (235, 150), 255, 2)
+    assert tilt == 0.0 and (lines[frame > 0] > 0).mean() > 0.9
+    assert not lines[40:140, 50:225].any()  # the 0, the 1 and the dash are left
+    no_frame = faint.copy()
+    no_frame[frame > 0] = 0
+    assert not find_printed_lines(no_frame, no_frame)[0].any()
