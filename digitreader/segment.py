@@ -33,6 +33,7 @@ WORKING_HEIGHT = 64.0  # ... others on a copy resized to make them this tall
 MAX_WORKING_PIXELS = 12_000_000  # ... at most this big
 MIN_SHEET_TILT = 1.0  # degrees: a sheet found turned this much is levelled (its tilt is measured to ~0.1 degree)
 SMALLEST_DIGIT = 12.0  # px: "digits" shorter than this are specks; the page is not enlarged for them
+CHAIN_HEIGHT = 0.6  # a row is continued from its last member this tall (x its tallest), too
 STRAY_GAP_RATIO = 1.5  # a lone digit joins a row when it is this close (x row height) to a member's box
 SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit height are not digits
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
@@ -458,8 +459,8 @@ def _reading_order(groups: list[Group]) -> list[list[Group]]:
         box = group[0]
         best, best_overlap = None, 0.0
         for row in rows:
-            last = row[-1][0]
-            overlap = _overlap(box[1], box[1] + box[3], last[1], last[1] + last[3]) / min(box[3], last[3])
+            overlap = max(_overlap(box[1], box[1] + box[3], end[1], end[1] + end[3]) / min(box[3], end[3])
+                          for end in _chain_ends(row))
             if overlap > best_overlap:
                 best, best_overlap = row, overlap
         if best is not None and best_overlap >= 0.4:
@@ -469,6 +470,14 @@ def _reading_order(groups: list[Group]) -> list[list[Group]]:
     rows = _absorb_strays(rows)
     rows.sort(key=lambda row: float(np.mean([g[0][1] + g[0][3] / 2 for g in row])))
     return rows
+
+
+def _chain_ends(row: list[Group]) -> list[Box]:
+    """The boxes a row is continued from: its last member, and its last member of full height (at least
+    ``CHAIN_HEIGHT`` x its tallest): a short piece (the lower half of a broken 1) does not steer the row."""
+    tallest = max(g[0][3] for g in row)
+    full = next(g[0] for g in reversed(row) if g[0][3] >= CHAIN_HEIGHT * tallest)
+    return [row[-1][0]] if full == row[-1][0] else [row[-1][0], full]
 
 
 def _stray_band(stray: Box, row: list[Group]) -> tuple[float, float] | None:

