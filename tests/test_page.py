@@ -115,7 +115,10 @@ def test_sheet_tilt_is_the_turn_that_levels_the_sheet(degrees):
 
 def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatch):
     """samples/form_skewed_5883.png turned 5 degrees on a desk: the sheet's tilt levels the page before segmenting
-    (its separate boxes have no long line to show the tilt). Without that step it read ``1887 15131``."""
+    (its separate boxes have no long line to show the tilt). Without that step it read ``1887 15131``. Since the
+    sixteenth pass the search for a frame in faint ink finds these boxes on the unlevelled page too; with both off
+    the page reads wrong."""
+    import digitreader.formlines as formlines_module
     import digitreader.segment as segment_module
     from digitreader import DigitReader
 
@@ -124,6 +127,8 @@ def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatc
     reader = DigitReader(REPO / "output" / "mnist_cnn.keras")
     assert reader.read(photo).lines == ["5883"]
     monkeypatch.setattr(segment_module, "MIN_SHEET_TILT", 90.0)  # the sheet's tilt ignored
+    assert reader.read(photo).lines == ["5883"]  # the boxes found as frames in faint ink
+    monkeypatch.setattr(formlines_module, "_frame_in_faint", lambda faint, height: np.zeros_like(faint))
     assert reader.read(photo).lines != ["5883"]
 
 
