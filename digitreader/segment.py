@@ -455,27 +455,30 @@ def _split_off_marks(groups: list[Group]) -> tuple[list[Group], list[Group]]:
 def _reading_order(groups: list[Group]) -> list[list[Group]]:
     """Rows top to bottom, digits left to right; a row follows its own slope (chained by neighbours)."""
     rows: list[list[Group]] = []
+    tallest: list[int] = []  # each row's tallest member's height
     for group in sorted(groups, key=lambda g: (g[0], g[1])):  # x first; the rest breaks ties: a total order
         box = group[0]
         best, best_overlap = None, 0.0
-        for row in rows:
+        for r, row in enumerate(rows):
             overlap = max(_overlap(box[1], box[1] + box[3], end[1], end[1] + end[3]) / min(box[3], end[3])
-                          for end in _chain_ends(row))
+                          for end in _chain_ends(row, tallest[r]))
             if overlap > best_overlap:
-                best, best_overlap = row, overlap
+                best, best_overlap = r, overlap
         if best is not None and best_overlap >= 0.4:
-            best.append(group)
+            rows[best].append(group)
+            tallest[best] = max(tallest[best], box[3])
         else:
             rows.append([group])
+            tallest.append(box[3])
     rows = _absorb_strays(rows)
     rows.sort(key=lambda row: float(np.mean([g[0][1] + g[0][3] / 2 for g in row])))
     return rows
 
 
-def _chain_ends(row: list[Group]) -> list[Box]:
+def _chain_ends(row: list[Group], tallest: int) -> list[Box]:
     """The boxes a row is continued from: its last member, and its last member of full height (at least
-    ``CHAIN_HEIGHT`` x its tallest): a short piece (the lower half of a broken 1) does not steer the row."""
-    tallest = max(g[0][3] for g in row)
+    ``CHAIN_HEIGHT`` x its ``tallest`` member's): a short piece (the lower half of a broken 1) does not steer the
+    row."""
     full = next(g[0] for g in reversed(row) if g[0][3] >= CHAIN_HEIGHT * tallest)
     return [row[-1][0]] if full == row[-1][0] else [row[-1][0], full]
 
