@@ -170,6 +170,17 @@ def _corner(a: Piece, b: Piece) -> bool:
     return x_hit and y_hit and at_end
 
 
+def _joins_as_edge(piece: Piece, other: Piece) -> bool:
+    """Whether ``piece``, meeting ``other`` at a corner, can be an edge of the structure ``other`` belongs to.
+    A horizontal piece joins a vertical side at the side's top or bottom, as a box's top and bottom do; a
+    digit's bar (a 7's top, a 2's base, a 5's bar) that touches a box's side halfway up is a stroke."""
+    if not piece.horizontal or other.horizontal:
+        return True
+    tolerance = 3 + max(piece.thickness, other.thickness)
+    centre = piece.y + piece.h / 2
+    return abs(other.y - centre) <= tolerance or abs(other.y + other.h - centre) <= tolerance
+
+
 def _held_at_both_ends(side: Piece, pieces: list[Piece], loose: float) -> bool:
     """Whether thin free horizontal pieces meet a vertical ``side`` at its top and at its bottom, as a box's
     top and bottom meet its sides. A straight ``1`` written on a rule meets it at one end only."""
@@ -354,7 +365,8 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
         for k, piece in enumerate(pieces):
             if accepted[k] or piece.thickness > loose or not piece.free or not structural[k]:
                 continue
-            if any(accepted[j] and _corner(piece, other) for j, other in enumerate(pieces)):
+            if any(accepted[j] and _corner(piece, other) and _joins_as_edge(piece, other)
+                   for j, other in enumerate(pieces)):
                 accepted[k] = grown = True
     for piece, keep in zip(pieces, accepted):
         if keep:

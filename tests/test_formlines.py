@@ -297,3 +297,20 @@ def test_a_faint_frame_round_an_amount_is_found_in_faint_ink():
     no_frame = faint.copy()
     no_frame[frame > 0] = 0
     assert not find_printed_lines(no_frame, no_frame)[0].any()
+
+
+def test_a_bar_touching_both_sides_of_its_box_halfway_up_stays_a_stroke():
+    """A 7 whose bar reaches from one side of its box to the other meets both sides at corners, as the box's
+    top does; but a box's top meets its sides at their ends, and the bar meets them halfway up."""
+    mask = np.zeros((160, 440), np.uint8)
+    for x in range(40, 400, 90):
+        cv2.rectangle(mask, (x, 20), (x + 90, 130), 255, 2)
+    for x in (85, 265, 355):
+        cv2.ellipse(mask, (x, 75), (20, 30), 0, 0, 360, 255, 8)  # a 0 in the other boxes
+    cv2.line(mask, (132, 60), (218, 60), 255, 4)  # the 7's bar, from side to side
+    cv2.line(mask, (212, 62), (170, 118), 255, 6)  # ... and its stem
+    lines = printed_lines(mask)
+    assert lines[130, 175] and lines[20, 175] and lines[75, 130]  # the boxes are found
+    assert not lines[60, 140:210].any()
+    count, _ = cv2.connectedComponents(remove_lines(mask, lines))
+    assert count == 1 + 4  # the three 0s and the whole 7
