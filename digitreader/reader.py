@@ -412,11 +412,8 @@ class DigitReader:
         out = []
         for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
             probs = np.array(probs).reshape(-1, 10)
-            best: dict[int, tuple[float, int, np.ndarray]] = {}  # fragment -> (confidence, digit, probabilities)
-            for (f, k), p in zip(pairs, merged):
-                if p.max() >= probs[k].max() - MERGE_CONFIDENCE_SLACK and p.max() > best.get(f, (-1.0,))[0]:
-                    best[f] = (float(p.max()), k, p)
-            for f, (_, k, p) in sorted(best.items()):
+            best = _surest_joins(pairs, merged, probs, key=0)  # one digit per fragment
+            for f, ((_, k), p) in sorted(best.items()):
                 _join_piece(seg, k, seg.line_fragments[f])
                 probs[k] = p  # (two fragments for one digit: the second is read without the first; rare)
             out.append(probs)
@@ -442,13 +439,10 @@ class DigitReader:
         out = []
         for seg, probs, pairs, merged in zip(segmentations, probabilities, candidates, merged_probs):
             probs = np.array(probs).reshape(-1, 10)
-            best: dict[int, tuple[float, int, np.ndarray]] = {}  # digit -> (confidence, mark, probabilities)
-            for (m, k), p in zip(pairs, merged):
-                if (p.argmax() != probs[k].argmax() and p.max() >= PIECE_CONFIDENCE
-                        and p.max() >= probs[k].max() - MERGE_CONFIDENCE_SLACK and p.max() > best.get(k, (-1.0,))[0]):
-                    best[k] = (float(p.max()), m, p)
+            best = _surest_joins(pairs, merged, probs, key=1, also=lambda p, alone: (  # one mark per digit
+                p.argmax() != alone.argmax() and p.max() >= PIECE_CONFIDENCE))
             taken = set()
-            for k, (_, m, p) in sorted(best.items()):
+            for k, ((m, _), p) in sorted(best.items()):
                 if m in taken:
                     continue
                 taken.add(m)
@@ -598,6 +592,21 @@ class _SplitPlan:
             return None
         lookup = {pair: k for k, pair in enumerate(self.pairs)}
         return [lookup[piece] for piece in pieces]
+
+
+def _surest_joins(pairs: list[tuple[int, int]], merged: list[np.ndarray], probs: np.ndarray, key: int,
+                  also: Callable[[np.ndarray, np.ndarray], bool] = lambda p, alone: True
+                  ) -> dict[int, tuple[tuple[int, int], np.ndarray]]:
+    """Of the (piece, digit) ``pairs`` read together as ``merged``, the surest for each ``pair[key]``: read no less
+    confidently than the digit alone (``probs``), less ``MERGE_CONFIDENCE_SLACK``, and passing ``also(p, alone)``.
+    Maps ``pair[key]`` to (pair, probabilities)."""
+    best: dict[int, tuple[float, tuple[int, int], np.ndarray]] = {}
+    for pair, p in zip(pairs, merged):
+        alone = probs[pair[1]]
+        sure = p.max() >= alone.max() - MERGE_CONFIDENCE_SLACK and p.max() > best.get(pair[key], (-1.0,))[0]
+        if sure and also(p, alone):
+            best[pair[key]] = (float(p.max()), pair, p)
+    return {slot: (pair, p) for slot, (_, pair, p) in best.items()}
 
 
 def _join_piece(seg: Segmentation, k: int, piece: tuple[Box, list[int]]) -> None:
