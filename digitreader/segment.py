@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .cells import join_rows_in_cells
 from .formlines import MIN_SKEW, find_printed_lines, remove_lines, stroke_width
 from .imageio import to_grey
 from .normalise import crops_for_boxes
@@ -297,6 +298,8 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         fragments = [m for m, is_near in zip(marks, near) if is_near and m[0][3] >= LINE_FRAGMENT_HEIGHT * ref]
         marks = [m for m, is_near in zip(marks, near) if not is_near]
     rows = _reading_order(groups)
+    if printed:  # one row of printed boxes holds one number, however high or low each digit sits in its box
+        rows = sorted(join_rows_in_cells(rows, lines, _reference_height(groups)), key=_row_centre)
     boxes, lines, members = [], [], []
     for line, row in enumerate(rows):
         for box, ids in row:
@@ -471,8 +474,12 @@ def _reading_order(groups: list[Group]) -> list[list[Group]]:
             rows.append([group])
             tallest.append(box[3])
     rows = _absorb_strays(rows)
-    rows.sort(key=lambda row: float(np.mean([g[0][1] + g[0][3] / 2 for g in row])))
+    rows.sort(key=_row_centre)
     return rows
+
+
+def _row_centre(row: list[Group]) -> float:
+    return float(np.mean([g[0][1] + g[0][3] / 2 for g in row]))
 
 
 def _chain_ends(row: list[Group], tallest: int) -> list[Box]:
