@@ -31,6 +31,7 @@ SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
 SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.7, 0.5, 4  # box tops: 0.7 digit heights, 4 within 0.5 deg
 MIN_SKEW, MAX_SKEW = 0.4, 15.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
+MAX_EDGE_STROKE = 0.25  # a box's top or bottom along which a stroke runs this much of the way is not completed
 
 
 class Piece(NamedTuple):
@@ -371,26 +372,22 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     for piece, keep in zip(pieces, accepted):
         if keep:
             lines[piece.y:piece.y + piece.h, piece.x:piece.x + piece.w][piece.pixels] = 255
-    _add_missing_sides(mask, [p for p, keep in zip(pieces, accepted) if keep and not p.horizontal], lines)
+    sides = [p for p, keep in zip(pieces, accepted) if keep and not p.horizontal]
+    sides += _add_missing_sides(mask, sides, lines)
+    _add_missing_edges(mask, sides, lines)
     return lines
 
 
-def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) -> None:
+def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) -> list[Piece]:
     """Complete a row of printed boxes: where the row's own spacing puts a side that was not found (a
     digit written over it merged the two, so no thin straight run was left) and the mask is full along
-    that side's whole height, that column band is a line too (added to ``lines`` in place).
+    that side's whole height, that column band is a line too (added to ``lines`` in place, and returned).
 
     The sides of one row start and end together (``ALIGN_TOLERANCE``); a side is expected one observed
     spacing (side to side) away from a found one. A digit's stroke alone does not fill a band as tall
     as the box at exactly that place."""
-    groups: dict[tuple[int, int], list[Piece]] = {}
-    for side in sides:
-        key = next((k for k in groups if abs(k[0] - side.y) <= ALIGN_TOLERANCE
-                    and abs(k[1] - side.y - side.h) <= ALIGN_TOLERANCE), (side.y, side.y + side.h))
-        groups.setdefault(key, []).append(side)
-    for (top, bottom), group in groups.items():
-        if len(group) < 3:
-            continue
+    added = []
+    for (top, bottom), group in _rows_of_sides(sides).items():
         width = max(1, int(round(float(np.median([s.thickness for s in group])))))
         for x in _expected_sides(sorted(s.x + s.w / 2 for s in group)):
             x0 = int(round(x - width / 2))
@@ -399,6 +396,50 @@ def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) 
             band = mask[top:bottom, x0:x0 + width] > 0
             if band.all(axis=1).mean() >= 0.9:
                 lines[top:bottom, x0:x0 + width][band] = 255
+                added.append(Piece(False, x0, top, width, bottom - top, float(width), band, False))
+    return added
+
+
+def _rows_of_sides(sides: list[Piece]) -> dict[tuple[int, int], list[Piece]]:
+    """Sides that start and end together (``ALIGN_TOLERANCE``), three or more: rows of printed boxes, by their
+    top and bottom."""
+    groups: dict[tuple[int, int], list[Piece]] = {}
+    for side in sides:
+        key = next((k for k in groups if abs(k[0] - side.y) <= ALIGN_TOLERANCE
+                    and abs(k[1] - side.y - side.h) <= ALIGN_TOLERANCE), (side.y, side.y + side.h))
+        groups.setdefault(key, []).append(side)
+    return {key: group for key, group in groups.items() if len(group) >= 3}
+
+
+def _add_missing_edges(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) -> None:
+    """Complete a row of printed boxes: between two neighbouring sides of a row, the box's top and bottom
+    where the mask is full along the whole stretch at the sides' ends are lines too (added to ``lines`` in
+    place), found even where a digit touching it buried it in thicker ink. Not where a stroke runs along it
+    for ``MAX_EDGE_STROKE`` of the stretch or more (a 7's bar written on its box's top): that edge is left as
+    the pieces found it."""
+    for (top, bottom), group in _rows_of_sides(sides).items():
+        group = sorted(group, key=lambda s: s.x)
+        width = max(1, int(round(float(np.median([s.thickness for s in group])))))
+        for left, right in zip(group, group[1:]):
+            x0, x1 = left.x + left.w, right.x
+            for edge in (top, bottom - width):
+                y0 = max(0, edge - 1)
+                full = np.flatnonzero((mask[y0:edge + width + 1, x0:x1] > 0).mean(axis=1) >= 0.95) + y0
+                if x1 > x0 and len(full) and _thickened(mask, full[0], full[-1], x0, x1) < MAX_EDGE_STROKE:
+                    lines[full, x0:x1] = 255
+
+
+def _thickened(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, extra: int = 2) -> float:
+    """The share of the columns ``x0:x1`` whose ink through rows ``top..bottom`` goes on for more than ``extra``
+    px above and below them together: where a stroke runs along a line."""
+    columns = mask[:, x0:x1] > 0
+    beyond = np.zeros(x1 - x0, int)
+    for rows in (range(top - 1, top - 2 - extra, -1), range(bottom + 1, bottom + 2 + extra)):
+        inked = np.ones(x1 - x0, bool)
+        for y in rows:
+            inked &= columns[y] if 0 <= y < len(columns) else False
+            beyond += inked
+    return float((beyond > extra).mean())
 
 
 def _expected_sides(centres: list[float]) -> set[float]:
@@ -422,7 +463,9 @@ def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]
     def is_candidate(p: Piece) -> bool:
         if p.horizontal or p.h < ALIGNED_LENGTH_RATIO * ref:
             return False
-        return p.thickness <= thin or low <= p.thickness <= high or (p.thickness <= high and p.h >= taller)
+        if p.thickness <= thin or low <= p.thickness <= high:
+            return True
+        return p.thickness <= high and (p.h >= taller or _held_at_both_ends(p, pieces, STRUCTURE_THINNESS * stroke))
 
     candidate = np.array([is_candidate(p) for p in pieces], bool)
     accepted = [False] * len(pieces)

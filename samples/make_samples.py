@@ -65,6 +65,15 @@ BENCHMARK_PAGES = [
     # a 2 whose base a faint stroke left apart: its top alone reads 7 and its base is a dash-like mark. Page 49
     # of the seed-1 set's rows, one of the two pages the fifteenth pass (2026-11-22) read right and no earlier one
     ("rows_broken_base", "rows", 1, 49),
+    # a 4 written high in its box, the other digits low in theirs: the rows, chained from neighbour to neighbour,
+    # parted between them. Page 92 of the seed-1 set's form pages, read as one number from the eighteenth pass
+    # (2026-11-22, the digits of one row of printed boxes joined) and as two before
+    ("form_digit_high_in_box", "form", 1, 92),
+    # boxes whose borders are as thick as the handwriting and as tall as it, digits touching them: taken for
+    # strokes, they were read as 0s. Page 29 of the seed-2 set's form pages, read right from the eighteenth pass
+    # (2026-11-22: a row of sides held by tops and bottoms is a row of boxes however thick; tops and bottoms a
+    # digit buried are completed) and read 00800 before
+    ("form_thick_boxes", "form", 2, 29),
 ]
 
 

@@ -2,9 +2,10 @@
 
 import cv2
 import numpy as np
+from conftest import SAMPLES
 
 from digitreader.cells import box_sides, join_rows_in_cells
-from digitreader.segment import segment
+from digitreader.segment import segment, segment_at_working_scale
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -31,6 +32,12 @@ def test_a_digit_high_in_its_box_stays_in_the_number_of_its_row_of_boxes():
     assert len(seg.boxes) == 6
     assert set(seg.lines) == {0}  # without the boxes' say, the 4 is a line of its own above "33082"
     assert [b[0] for b in seg.boxes] == sorted(b[0] for b in seg.boxes)
+
+
+def test_the_sample_with_a_4_high_in_its_box_is_one_number():
+    """samples/form_digit_high_in_box_433082.png (seed-1 form page 92) read ``4`` and ``33082`` before."""
+    seg = segment_at_working_scale(cv2.imread(str(SAMPLES / "form_digit_high_in_box_433082.png")))
+    assert len(seg.boxes) == 6 and set(seg.lines) == {0}
 
 
 def test_two_lines_written_in_one_tall_frame_stay_two_lines():

@@ -2,10 +2,10 @@
 
 import cv2
 import numpy as np
-from conftest import draw_number, iou
+from conftest import SAMPLES, draw_number, iou
 
 from digitreader.formlines import printed_lines, remove_lines
-from digitreader.segment import segment
+from digitreader.segment import segment, segment_at_working_scale
 
 
 def test_separate_boxes_with_short_tops_are_removed():
@@ -314,3 +314,38 @@ def test_a_bar_touching_both_sides_of_its_box_halfway_up_stays_a_stroke():
     assert not lines[60, 140:210].any()
     count, _ = cv2.connectedComponents(remove_lines(mask, lines))
     assert count == 1 + 4  # the three 0s and the whole 7
+
+
+def test_boxes_as_thick_and_as_tall_as_the_handwriting_are_found():
+    mask = np.zeros((200, 600), np.uint8)
+    for k in range(6):
+        x = 30 + k * 90
+        cv2.rectangle(mask, (x, 50), (x + 70, 150), 255, 5)  # borders as thick as the writing
+        cv2.ellipse(mask, (x + 40, 103), (28, 50), 0, 180, 300, 255, 5)  # a 6 as tall as its box: its top hook
+        cv2.ellipse(mask, (x + 35, 120), (18, 22), 0, 0, 360, 255, 5)  # ... and its loop, on the bottom
+    lines = printed_lines(mask)
+    for k in range(6):
+        assert lines[50, 36 + k * 90:95 + k * 90].all() and lines[100, 30 + k * 90] and lines[100, 100 + k * 90]
+    assert not lines[100, 47:53].any()  # the 6's loop stays
+
+
+def test_box_tops_and_bottoms_buried_by_digits_are_completed():
+    """samples/form_thick_boxes_60846.png: borders as thick as the writing, digits touching them; before the
+    eighteenth pass the boxes were taken for strokes (five box-sized 0s), then three tops stayed on their digits."""
+    seg = segment_at_working_scale(cv2.imread(str(SAMPLES / "form_thick_boxes_60846.png")))
+    boxes = [seg.image_box(b) for b in seg.boxes]
+    assert len(boxes) == 5
+    assert all(h <= 50 and y >= 33 for _, y, _, h in boxes)  # the printed boxes are 65 px tall, their tops at y=28
+
+
+def test_a_bar_lying_along_its_box_top_is_not_taken_for_the_top():
+    mask = np.zeros((200, 600), np.uint8)
+    for k in range(6):
+        cv2.rectangle(mask, (30 + k * 90, 50), (100 + k * 90, 150), 255, 5)
+        if k != 2:
+            cv2.ellipse(mask, (65 + k * 90, 101), (24, 47), 0, 0, 360, 255, 5)
+    cv2.line(mask, (216, 55), (272, 55), 255, 9)  # the third box's 7: its bar written along the box's top
+    cv2.line(mask, (272, 55), (236, 146), 255, 5)  # ... and its stem
+    lines = printed_lines(mask)
+    assert lines[50, 40:90].all() and lines[50, 400:450].all()  # the other boxes' tops are found
+    assert not lines[50, 225:265].any()  # the top carrying the bar is left to the digit
