@@ -384,19 +384,28 @@ def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) 
     that side's whole height, that column band is a line too (added to ``lines`` in place, and returned).
 
     The sides of one row start and end together (``ALIGN_TOLERANCE``); a side is expected one observed
-    spacing (side to side) away from a found one. A digit's stroke alone does not fill a band as tall
-    as the box at exactly that place."""
+    spacing (side to side) away from a found or added one, so a run of several lost sides (comb ticks that
+    digits lean on) is followed step by step. A digit's stroke alone does not fill a band as tall as the box
+    at exactly that place."""
     added = []
     for (top, bottom), group in _rows_of_sides(sides).items():
         width = max(1, int(round(float(np.median([s.thickness for s in group])))))
-        for x in _expected_sides(sorted(s.x + s.w / 2 for s in group)):
-            x0 = int(round(x - width / 2))
-            if x0 < 0 or x0 + width > mask.shape[1]:
-                continue
-            band = mask[top:bottom, x0:x0 + width] > 0
-            if band.all(axis=1).mean() >= 0.9:
-                lines[top:bottom, x0:x0 + width][band] = 255
-                added.append(Piece(False, x0, top, width, bottom - top, float(width), band, False))
+        centres = sorted(s.x + s.w / 2 for s in group)
+        spacings = {round(b - a) for a, b in zip(centres, centres[1:]) if b - a > 2 * ALIGN_TOLERANCE}
+        expected = _expected_sides(centres, centres, spacings)
+        while expected:
+            found = []
+            for x in sorted(expected):
+                x0 = int(round(x - width / 2))
+                if x0 < 0 or x0 + width > mask.shape[1]:
+                    continue
+                band = mask[top:bottom, x0:x0 + width] > 0
+                if band.all(axis=1).mean() >= 0.9:
+                    lines[top:bottom, x0:x0 + width][band] = 255
+                    added.append(Piece(False, x0, top, width, bottom - top, float(width), band, False))
+                    found.append(x)
+            centres += found
+            expected = _expected_sides(found, centres, spacings)
     return added
 
 
@@ -422,10 +431,12 @@ def _add_missing_edges(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) 
         width = max(1, int(round(float(np.median([s.thickness for s in group])))))
         for left, right in zip(group, group[1:]):
             x0, x1 = left.x + left.w, right.x
+            if x1 <= x0:  # sides found overlapping (a side and one added beside it)
+                continue
             for edge in (top, bottom - width):
                 y0 = max(0, edge - 1)
                 full = np.flatnonzero((mask[y0:edge + width + 1, x0:x1] > 0).mean(axis=1) >= 0.95) + y0
-                if x1 > x0 and len(full) and _thickened(mask, full[0], full[-1], x0, x1) < MAX_EDGE_STROKE:
+                if len(full) and _thickened(mask, full[0], full[-1], x0, x1) < MAX_EDGE_STROKE:
                     lines[full, x0:x1] = 255
 
 
@@ -442,10 +453,10 @@ def _thickened(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, extra:
     return float((beyond > extra).mean())
 
 
-def _expected_sides(centres: list[float]) -> set[float]:
-    """Where a row's spacing (between consecutive found sides) puts a side that was not found."""
-    spacings = {round(b - a) for a, b in zip(centres, centres[1:]) if b - a > 2 * ALIGN_TOLERANCE}
-    expected = {c + sign * step for c in centres for step in spacings for sign in (-1, 1)}
+def _expected_sides(starts: list[float], centres: list[float], spacings: set[int]) -> set[float]:
+    """Where a row's spacings (between consecutive found sides) put a side next to one of ``starts`` that is
+    not one of its ``centres`` yet."""
+    expected = {c + sign * step for c in starts for step in spacings for sign in (-1, 1)}
     return {x for x in expected if min(abs(x - c) for c in centres) > 2 * ALIGN_TOLERANCE}
 
 

@@ -349,3 +349,17 @@ def test_a_bar_lying_along_its_box_top_is_not_taken_for_the_top():
     lines = printed_lines(mask)
     assert lines[50, 40:90].all() and lines[50, 400:450].all()  # the other boxes' tops are found
     assert not lines[50, 225:265].any()  # the top carrying the bar is left to the digit
+
+
+def test_a_run_of_comb_ticks_that_digits_lean_on_is_followed_tick_by_tick():
+    mask = np.zeros((200, 740), np.uint8)
+    cv2.rectangle(mask, (20, 40), (720, 160), 255, 3)
+    for x in range(120, 720, 100):
+        cv2.line(mask, (x, 115), (x, 160), 255, 3)  # comb ticks
+    for x in range(70, 720, 100):
+        cv2.ellipse(mask, (x, 100), (26, 42), 0, 0, 360, 255, 7)  # 0s in the cells
+    for x in (120, 220, 320):
+        cv2.line(mask, (x - 5, 110), (x - 5, 150), 255, 8)  # strokes leaning on the first three ticks
+    lines = printed_lines(mask)
+    assert all(lines[140, x] for x in range(120, 720, 100))  # two and three spacings from a free tick, too
+    assert not lines[100, 70 - 26].any()  # a 0's side stays
