@@ -14,6 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .formlines import straight_runs
+
 Box = tuple[int, int, int, int]  # x, y, w, h
 Group = tuple[Box, list[int]]
 Cell = tuple[int, int, float, float]  # left side, right side (indices), top, bottom
@@ -27,10 +29,9 @@ def box_sides(lines: np.ndarray, digit_height: float) -> np.ndarray:
     """The vertical printed lines at least ``CELL_SIDE_RATIO`` digit heights tall: (n, 3) of x, top, bottom.
     A side tilted by a pixel or two over its height is still found whole (widened by a pixel each way)."""
     length = max(3, round(CELL_SIDE_RATIO * digit_height))
-    if lines is None or length >= lines.shape[0]:
+    if length >= lines.shape[0]:
         return np.zeros((0, 3))
-    widened = cv2.dilate(lines, np.ones((1, 3), np.uint8))
-    runs = cv2.morphologyEx(widened, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
+    runs = straight_runs(cv2.dilate(lines, np.ones((1, 3), np.uint8)), False, length)
     count, _, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
     return np.array([(x + w / 2, y, y + h) for x, y, w, h, _ in stats[1:count]], float).reshape(-1, 3)
 

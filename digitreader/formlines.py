@@ -65,7 +65,8 @@ def digit_height(mask: np.ndarray) -> float:
     return float(np.median(heights[heights >= 0.5 * heights.max()]))
 
 
-def _runs(mask: np.ndarray, horizontal: bool, length: int) -> np.ndarray:
+def straight_runs(mask: np.ndarray, horizontal: bool, length: int) -> np.ndarray:
+    """The ink of ``mask`` in straight horizontal (or vertical) runs at least ``length`` px long (an opening)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1) if horizontal else (1, length))
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
 
@@ -94,7 +95,7 @@ def line_pieces(mask: np.ndarray, short: int, loose: float = 1.0) -> tuple[list[
     stroke width and not buried in thicker ink; and the handwriting's stroke width."""
     h, w = mask.shape
     short = max(12, short)
-    runs = [(horizontal, _runs(mask, horizontal, short)) for horizontal in (True, False)
+    runs = [(horizontal, straight_runs(mask, horizontal, short)) for horizontal in (True, False)
             if short < (w if horizontal else h)]
     if not any(r.any() for _, r in runs):
         return [], 0.0
@@ -260,7 +261,7 @@ def _frame_in_faint(faint: np.ndarray, height: float) -> np.ndarray:
         return np.zeros_like(faint)
     small = cv2.resize(faint, (max(1, faint.shape[1] // 2), max(1, faint.shape[0] // 2)), interpolation=cv2.INTER_AREA)
     small = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
-    if not frames_in(cv2.bitwise_or(_runs(small, True, half), _runs(small, False, half)), half)[1]:
+    if not frames_in(cv2.bitwise_or(straight_runs(small, True, half), straight_runs(small, False, half)), half)[1]:
         return np.zeros_like(faint)
     labels, frames = frames_in(_level_printed_lines(faint), int(height))
     return np.where(np.isin(labels, frames), 255, 0).astype(np.uint8)
@@ -530,7 +531,7 @@ def _bridge(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
     in strokes that cross them: across horizontal lines vertically, across vertical ones sideways."""
     band = cv2.dilate(lines, np.ones((3, 3), np.uint8))
     rest = cv2.subtract(mask, band)
-    horizontal = _runs(lines, True, 9)
+    horizontal = straight_runs(lines, True, 9)
     vertical = cv2.subtract(lines, horizontal)
     out = rest.copy()
     for part, kernel_shape in ((horizontal, (1, 0)), (vertical, (0, 1))):

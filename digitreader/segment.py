@@ -292,14 +292,14 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     groups, marks = _split_off_marks(groups)
     groups = _drop_edge_fragments(groups, mask.shape, stats[:, cv2.CC_STAT_AREA])
     fragments = []
+    ref = _reference_height(groups)
     if printed:  # bits of ink left along a removed printed line are no separators
         near = [_near_lines(m[0], lines) for m in marks]
-        ref = _reference_height(groups)
         fragments = [m for m, is_near in zip(marks, near) if is_near and m[0][3] >= LINE_FRAGMENT_HEIGHT * ref]
         marks = [m for m, is_near in zip(marks, near) if not is_near]
     rows = _reading_order(groups)
     if printed:  # one row of printed boxes holds one number, however high or low each digit sits in its box
-        rows = sorted(join_rows_in_cells(rows, lines, _reference_height(groups)), key=_row_centre)
+        rows = sorted(join_rows_in_cells(rows, lines, ref), key=_row_centre)
     boxes, lines, members = [], [], []
     for line, row in enumerate(rows):
         for box, ids in row:
