@@ -31,6 +31,8 @@ SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
 SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.7, 0.5, 4  # box tops: 0.7 digit heights, 4 within 0.5 deg
 MIN_SKEW, MAX_SKEW = 0.4, 15.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
+CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this share of each edge
+FULL_RUN = 0.6  # a faint printed line keeps the rows (columns) of its structure that it fills this much
 MAX_EDGE_STROKE = 0.25  # a box's top or bottom along which a stroke runs this much of the way is not completed
 
 
@@ -236,7 +238,7 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
             height = digit_height(faint)
             angle = box_row_tilt(thin_strokes(faint), height) if tilt is None else 0.0
             if angle == 0.0:
-                return _frame_in_faint(faint, height), 0.0
+                return _frame_in_faint(faint, height, digit_height(mask)), 0.0
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     level = cv2.warpAffine(search, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -245,26 +247,63 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
     return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), search), angle
 
 
-def _frame_in_faint(faint: np.ndarray, height: float) -> np.ndarray:
-    """The lines of a level printed frame too faint to stay whole in the strong mask (one box round an
-    amount on a cheque): the printed lines found in faint ink that join into a structure at least as wide and
-    as tall as the writing (``height``, :func:`digit_height` of ``faint``). Straight strokes of digits found
-    there (a 1's stem, a 7's bar) join into none."""
-    def frames_in(lines: np.ndarray, least: int) -> tuple[np.ndarray, list[int]]:
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-        sides = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-        return labels, [i for i in range(1, count) if sides[i] >= least]
+def _frame_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndarray:
+    """The level printed lines too faint to stay whole in the strong mask: a box round an amount on a cheque,
+    boxes or rules printed in a light colour. They are the printed lines found in faint ink that join into a
+    structure at least as wide and as tall as the writing (``height``, :func:`digit_height` of ``faint``), a
+    rule ``RULE_LENGTH_RATIO`` x the writing in the strong mask (``writing``; ``height`` when 0) long, or a
+    closed box as tall as that writing. Straight strokes of digits found there (a 1's stem, a 7's bar) join
+    into none. Of each structure only the rows (columns) it fills are kept: a stroke lying along a line there (a
+    2's base on a rule) is no line."""
+    writing = writing if writing > 0 else height
 
-    # Cheap first, on a half-size copy: straight runs as long as the writing is tall, across and down, that meet.
-    half = int(height) // 2
-    if half < 6:
+    def structures(lines: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+        return labels, stats, [i for i in range(1, count) if _printed_structure(
+            labels[_slices(stats[i])] == i, height * scale, writing * scale)]
+
+    # Cheap first, on a half-size copy: straight runs across and down that may make such a structure.
+    if int(height) // 2 < 6:
         return np.zeros_like(faint)
     small = cv2.resize(faint, (max(1, faint.shape[1] // 2), max(1, faint.shape[0] // 2)), interpolation=cv2.INTER_AREA)
     small = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
-    if not frames_in(cv2.bitwise_or(straight_runs(small, True, half), straight_runs(small, False, half)), half)[1]:
+    across = max(3, int(min(height, SHORT_LINE_RATIO * writing)) // 2)
+    if not structures(cv2.bitwise_or(straight_runs(small, True, across), straight_runs(small, False, int(height) // 2)),
+                      0.5)[2]:
         return np.zeros_like(faint)
-    labels, frames = frames_in(_level_printed_lines(faint), int(height))
-    return np.where(np.isin(labels, frames), 255, 0).astype(np.uint8)
+    labels, stats, found = structures(_level_printed_lines(faint), 1.0)
+    out = np.zeros_like(faint)
+    for i in found:
+        box = _slices(stats[i])
+        piece = labels[box] == i
+        full = piece.mean(axis=1, keepdims=True) >= FULL_RUN
+        if piece.shape[0] >= SHORT_LINE_RATIO * writing:  # it has sides or ticks
+            full = full | (piece.mean(axis=0, keepdims=True) >= FULL_RUN)
+        out[box][piece & full] = 255
+    return out
+
+
+def _printed_structure(piece: np.ndarray, height: float, writing: float) -> bool:
+    """Whether a structure of straight runs (bool, cut to its bounding box) is printed: as wide and as tall as
+    ``height``, a rule ``RULE_LENGTH_RATIO`` x ``writing`` long, or a closed box as tall as the writing."""
+    h, w = piece.shape
+    return (min(w, h) >= height or w >= RULE_LENGTH_RATIO * writing
+            or (h >= ALIGNED_LENGTH_RATIO * writing and _closed_box(piece)))
+
+
+def _slices(stat: np.ndarray) -> tuple[slice, slice]:
+    x, y, w, h = (int(v) for v in stat[:4])
+    return slice(y, y + h), slice(x, x + w)
+
+
+def _closed_box(piece: np.ndarray) -> bool:
+    """Whether a structure of printed lines (bool, cut to its bounding box) is a closed box: ink along
+    ``CLOSED_COVERAGE`` of each of its four edges."""
+    h, w = piece.shape
+    band = max(2, min(h, w) // 8)
+    return w >= 3 and h >= 3 and min(piece[:band].any(axis=0).mean(), piece[-band:].any(axis=0).mean(),
+                                     piece[:, :band].any(axis=1).mean(), piece[:, -band:].any(axis=1).mean()) \
+        >= CLOSED_COVERAGE
 
 
 def skew_angle(mask: np.ndarray) -> float:
