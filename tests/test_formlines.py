@@ -363,3 +363,65 @@ def test_a_run_of_comb_ticks_that_digits_lean_on_is_followed_tick_by_tick():
     lines = printed_lines(mask)
     assert all(lines[140, x] for x in range(120, 720, 100))  # two and three spacings from a free tick, too
     assert not lines[100, 70 - 26].any()  # a 0's side stays
+
+
+def _light_boxes(boxes: bool) -> np.ndarray:
+    """Four separate boxes, narrower than they are tall, each with a digit: a 4 whose arms touch the box's top,
+    a 1, a 0 and a 7. ``boxes`` False: the digits alone (the strong mask of boxes printed in a light colour)."""
+    mask = np.zeros((170, 420), np.uint8)
+    if boxes:
+        for x in range(30, 390, 90):
+            cv2.rectangle(mask, (x, 30), (x + 70, 135), 255, 1)
+    cv2.line(mask, (48, 31), (48, 95), 255, 6)  # the 4: its arms reach the box's top
+    cv2.line(mask, (48, 95), (92, 95), 255, 6)
+    cv2.line(mask, (82, 31), (82, 118), 255, 6)
+    cv2.line(mask, (155, 45), (155, 122), 255, 6)  # the 1
+    cv2.ellipse(mask, (245, 84), (20, 36), 0, 0, 360, 255, 6)  # the 0
+    cv2.line(mask, (310, 48), (345, 48), 255, 6)  # the 7
+    cv2.line(mask, (345, 48), (325, 122), 255, 6)
+    return mask
+
+
+def test_light_separate_boxes_are_found_in_faint_ink():
+    """Boxes printed in a light colour are missing from the strong mask and, each narrower than it is tall, make
+    no frame round an amount. Each is a closed box as tall as the writing: found, while the digits' straight
+    strokes (the 4's arms touching the top, the 1, the 7's bar) are left."""
+    from digitreader.formlines import find_printed_lines
+
+    strong, faint = _light_boxes(boxes=False), _light_boxes(boxes=True)
+    assert not printed_lines(strong).any()
+    lines, tilt = find_printed_lines(strong, faint)
+    boxes = cv2.subtract(faint, cv2.dilate(strong, np.ones((3, 3), np.uint8)))
+    assert tilt == 0.0 and (lines[boxes > 0] > 0).mean() > 0.9
+    assert not lines[40:125, 40:400][strong[40:125, 40:400] > 0].any()
+    assert not find_printed_lines(strong, strong)[0].any()
+
+
+def test_a_light_rule_is_found_and_a_base_lying_along_it_stays():
+    """A rule printed in a light colour, three writing heights long, is found in faint ink. The 2's base lies on it;
+    the rule's structure is the pixel row it fills, so the base is not taken for part of the line and keeps
+    its upper part when the rule is removed."""
+    from digitreader.formlines import find_printed_lines
+
+    strong = np.zeros((170, 420), np.uint8)
+    cv2.ellipse(strong, (85, 70), (25, 22), 0, 180, 360, 255, 6)  # the 2: its top, diagonal and base
+    cv2.line(strong, (108, 72), (62, 118), 255, 6)
+    cv2.line(strong, (62, 118), (112, 118), 255, 5)
+    cv2.line(strong, (180, 50), (180, 119), 255, 6)  # a 1 standing on the rule
+    cv2.ellipse(strong, (260, 85), (22, 34), 0, 0, 360, 255, 6)  # a 0 above it
+    faint = strong.copy()
+    faint[121, 5:415] = 255
+    lines, _ = find_printed_lines(strong, faint)
+    assert (lines[121, 5:415] > 0).mean() > 0.9
+    assert not lines[:121].any()
+    cleaned = remove_lines(strong, lines)
+    assert cleaned[113:119, 65:110].any(axis=0).mean() > 0.9
+
+
+def test_light_boxes_on_a_sample_are_found_and_removed():
+    """samples/form_light_boxes_65348158.png: light grey boxes, left as dashes by the strong threshold; before
+    the nineteenth pass no line was found and a dash of a box's top joined the 4 (read 9)."""
+    seg = segment_at_working_scale(cv2.imread(str(SAMPLES / "form_light_boxes_65348158.png")))
+    assert seg.printed and len(seg.boxes) == 8
+    four = seg.image_box(seg.boxes[3])
+    assert four[1] >= 46 and four[3] <= 80  # the 4 alone: no dash of the box's top (y=43), no speck under it
