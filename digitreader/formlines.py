@@ -32,7 +32,7 @@ SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.7, 0.5, 4  # box tops: 0.7 di
 MIN_SKEW, MAX_SKEW = 0.4, 15.0  # degrees: printed lines tilted within this range are levelled to be found
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this share of each edge
-FULL_RUN = 0.6  # a faint printed line keeps the rows (columns) of its structure that it fills this much
+FULL_RUN = 0.6  # a faint printed line's pixel rows filled this much; rows within 2 px of one, less filled, are strokes
 MAX_EDGE_STROKE = 0.25  # a box's top or bottom along which a stroke runs this much of the way is not completed
 
 
@@ -253,8 +253,8 @@ def _frame_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndar
     structure at least as wide and as tall as the writing (``height``, :func:`digit_height` of ``faint``), a
     rule ``RULE_LENGTH_RATIO`` x the writing in the strong mask (``writing``; ``height`` when 0) long, or a
     closed box as tall as that writing. Straight strokes of digits found there (a 1's stem, a 7's bar) join
-    into none. Of each structure only the rows (columns) it fills are kept: a stroke lying along a line there (a
-    2's base on a rule) is no line."""
+    into none. A pixel row of a structure beside one it fills (``FULL_RUN``), itself far from full, is a stroke
+    lying along a line there (a 2's base on a rule), no line; a tilted line fills no row and is kept whole."""
     writing = writing if writing > 0 else height
 
     def structures(lines: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -273,13 +273,12 @@ def _frame_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndar
         return np.zeros_like(faint)
     labels, stats, found = structures(_level_printed_lines(faint), 1.0)
     out = np.zeros_like(faint)
-    for i in found:
+    for i in found:  # a pixel row beside a full one, itself far from full, is a stroke lying along the line
         box = _slices(stats[i])
         piece = labels[box] == i
-        full = piece.mean(axis=1, keepdims=True) >= FULL_RUN
-        if piece.shape[0] >= SHORT_LINE_RATIO * writing:  # it has sides or ticks
-            full = full | (piece.mean(axis=0, keepdims=True) >= FULL_RUN)
-        out[box][piece & full] = 255
+        full = piece.mean(axis=1) >= FULL_RUN
+        beside = cv2.dilate(full.astype(np.uint8)[:, None], np.ones((5, 1), np.uint8))[:, 0] > 0
+        out[box][piece & ~(beside & ~full)[:, None]] = 255
     return out
 
 
