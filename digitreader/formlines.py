@@ -238,7 +238,7 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
             height = digit_height(faint)
             angle = box_row_tilt(thin_strokes(faint), height) if tilt is None else 0.0
             if angle == 0.0:
-                return _frame_in_faint(faint, height, digit_height(mask)), 0.0
+                return _printed_in_faint(faint, height, digit_height(mask)), 0.0
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     level = cv2.warpAffine(search, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -247,7 +247,7 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
     return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), search), angle
 
 
-def _frame_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndarray:
+def _printed_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndarray:
     """The level printed lines too faint to stay whole in the strong mask: a box round an amount on a cheque,
     boxes or rules printed in a light colour. They are the printed lines found in faint ink that join into a
     structure at least as wide and as tall as the writing (``height``, :func:`digit_height` of ``faint``), a

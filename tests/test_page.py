@@ -128,7 +128,7 @@ def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatc
     assert reader.read(photo).lines == ["5883"]
     monkeypatch.setattr(segment_module, "MIN_SHEET_TILT", 90.0)  # the sheet's tilt ignored
     assert reader.read(photo).lines == ["5883"]  # the boxes found as frames in faint ink
-    monkeypatch.setattr(formlines_module, "_frame_in_faint", lambda faint, height, writing: np.zeros_like(faint))
+    monkeypatch.setattr(formlines_module, "_printed_in_faint", lambda faint, height, writing: np.zeros_like(faint))
     assert reader.read(photo).lines != ["5883"]
 
 
