@@ -46,6 +46,10 @@ STACKED_PIECE_HEIGHTS = (0.35, 0.8)
 # digit height), the size of a comma: a comma with a dash after it (",-" in amounts) is no 5
 COMMA_SIZE = (0.5, 0.25)
 LINE_FRAGMENT_HEIGHT = 0.2  # a piece by a removed line this tall (x digit height) may be part of a digit
+# Two pieces by removed printed lines up to this far apart (x digit height), no printed line between them, may be one
+# digit broken where its stroke ran along a line; the classifier decides (reader.py). Seed-5 form 0098 (a 6 in two
+# pieces read 11) +1 page, six sets otherwise unchanged (benchmarks/RESULTS.md, "Twentieth pass").
+LINE_BREAK_GAP = 0.25
 
 
 @dataclass
@@ -69,6 +73,7 @@ class Segmentation:
     # gives each to the neighbouring digit whose reading it keeps or improves (``reader.py``).
     line_fragments: list[tuple[Box, list[int]]] = field(default_factory=list)
     tilt: float = 0.0  # degrees the printed lines were levelled by to be found (0.0: found as they are)
+    printed_lines: np.ndarray | None = None  # uint8 (H, W): the printed lines removed from ``mask``, when ``printed``
 
     @property
     def scale(self) -> float:
@@ -278,6 +283,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     else:
         lines, tilt = find_printed_lines(strong, weak)
     printed = lines is not None and bool(lines.any())
+    printed_lines = lines if printed else None
     tilt = tilt if printed else 0.0  # a page is levelled for its printed lines only
     if printed:
         # A printed form: faint ink would join the lines' blurred rims to the digits; keep strong ink only.
@@ -307,7 +313,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
             lines.append(line)
             members.append(ids)
     return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, printed=printed, tilt=tilt,
-                        line_fragments=fragments)
+                        line_fragments=fragments, printed_lines=printed_lines)
 
 
 # ---------------------------------------------------------------- grouping rules
@@ -524,8 +530,9 @@ def _absorb_strays(rows: list[list[Group]]) -> list[list[Group]]:
 
 
 def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
-    """Neighbours in a row that may be one broken digit: their gap is far below the row's usual gap
-    and together they are no wider than a digit. The classifier decides (see ``reader.py``)."""
+    """Neighbours in a row that may be one broken digit: together they are no wider than a digit, and their gap is
+    far below the row's usual gap, or a removed printed line broke them apart (:func:`_broken_by_line`). The
+    classifier decides (see ``reader.py``)."""
     pairs = []
     ref = _reference_height([(b, []) for b in seg.boxes])
     for line in sorted(set(seg.lines)):
@@ -535,9 +542,28 @@ def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
         usual = float(np.median(positive)) if len(positive) >= 2 else 0.4 * ref
         for (a, b), gap in zip(zip(idx, idx[1:]), gaps):
             union = union_box(seg.boxes[a], seg.boxes[b])
-            if gap <= min(0.3 * usual, 0.15 * ref) and union[2] <= 1.3 * union[3] and union[3] <= 1.5 * ref:
+            if union[2] > 1.3 * union[3] or union[3] > 1.5 * ref:
+                continue
+            if gap <= min(0.3 * usual, 0.15 * ref) or _broken_by_line(seg, a, b, gap, ref):
                 pairs.append((a, b))
     return pairs
+
+
+def _broken_by_line(seg: Segmentation, a: int, b: int, gap: int, ref: float) -> bool:
+    """Boxes ``a`` and ``b`` may be one digit that removing a printed line broke apart (a 6 whose stroke ran along
+    a ruled line): both touch a removed line, they are at most ``LINE_BREAK_GAP`` digit heights apart, and no
+    printed line runs between them (two digits in neighbouring boxes of a comb have a box side or tick there)."""
+    lines = seg.printed_lines
+    if lines is None or gap > LINE_BREAK_GAP * ref:
+        return False
+    if not (_near_lines(seg.boxes[a], lines) and _near_lines(seg.boxes[b], lines)):
+        return False
+    if gap <= 0:
+        return True
+    x0 = seg.boxes[a][0] + seg.boxes[a][2]
+    union = union_box(seg.boxes[a], seg.boxes[b])
+    margin = int(0.15 * union[3])
+    return not lines[union[1] + margin:union[1] + union[3] - margin, x0:x0 + gap].any()
 
 
 def merge_pair(seg: Segmentation, a: int, b: int) -> None:

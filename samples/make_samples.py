@@ -78,6 +78,10 @@ BENCHMARK_PAGES = [
     # closed the 4's arms into a 9. Page 110 of the seed-2 set's form pages, read right from the nineteenth pass
     # (2026-11-22: closed boxes and long rules are found in faint ink too) and read 65398158 before
     ("form_light_boxes", "form", 2, 110),
+    # a 6 whose stroke from its stem to its loop ran along a ruled line: removing the line left the stem and the loop
+    # as two digit-sized pieces, each read 1. Page 98 of the seed-5 set's form pages, read right from the twentieth
+    # pass (2026-11-22: two pieces by removed lines with no line between them may be one digit) and read 3811 before
+    ("form_broken_along_rule", "form", 5, 98),
 ]
 
 

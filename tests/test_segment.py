@@ -327,3 +327,37 @@ def test_the_short_lower_piece_of_a_broken_1_does_not_split_a_slanted_row():
     seg = segment(page)
     assert len(seg.boxes) == 6 and set(seg.lines) == {0}
     assert [b[0] for b in seg.boxes] == sorted(b[0] for b in seg.boxes)
+
+
+def _pieces_by_a_rule(rule_y: int = 149, tick_x: int | None = None) -> "Segmentation":  # noqa: F821
+    """A row: a 1, a 6 left in two pieces (stem and loop, 14 px apart) where its stroke ran along a ruled line
+    under them, and another 1; the ruled line (and a comb's tick at ``tick_x``) as the printed lines removed."""
+    from digitreader.segment import Segmentation
+
+    shape = (220, 260)
+    printed = np.zeros(shape, np.uint8)
+    printed[rule_y:rule_y + 3, 5:255] = 255
+    if tick_x is not None:
+        printed[95:rule_y, tick_x:tick_x + 3] = 255
+    boxes = [(20, 80, 10, 70), (100, 80, 15, 68), (129, 110, 32, 38), (200, 80, 10, 70)]
+    blank = np.zeros(shape, np.uint8)
+    return Segmentation(boxes, [0] * 4, blank.astype(np.float32), blank, blank.astype(np.int32),
+                        [[k + 1] for k in range(4)], masks=[None] * 4, printed=True, printed_lines=printed)
+
+
+def test_two_pieces_a_removed_line_left_apart_are_offered_as_one_digit():
+    """A stroke running along a printed line goes with it: the 6's stem and loop are 14 px apart, farther than
+    pieces of a digit usually are (0.15 digit heights), but both touch the removed line and no line parts them."""
+    from digitreader.segment import close_pairs
+
+    assert close_pairs(_pieces_by_a_rule()) == [(1, 2)]
+    no_lines = _pieces_by_a_rule()
+    no_lines.printed_lines, no_lines.printed = None, False
+    assert close_pairs(no_lines) == []  # without printed lines only the usual, tighter gap joins pieces
+
+
+def test_pieces_parted_by_a_printed_line_or_far_from_one_are_not_offered():
+    from digitreader.segment import close_pairs
+
+    assert close_pairs(_pieces_by_a_rule(tick_x=120)) == []  # a comb's tick between them: two boxes, two digits
+    assert close_pairs(_pieces_by_a_rule(rule_y=200)) == []  # the line is nowhere near them
