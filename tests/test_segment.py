@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import draw_number, iou
 
-from digitreader.segment import detect_polarity, remove_lines, segment, stroke_width
+from digitreader.segment import Segmentation, close_pairs, detect_polarity, remove_lines, segment, stroke_width
 
 
 def test_blank_page_has_no_digits():
@@ -329,11 +329,9 @@ def test_the_short_lower_piece_of_a_broken_1_does_not_split_a_slanted_row():
     assert [b[0] for b in seg.boxes] == sorted(b[0] for b in seg.boxes)
 
 
-def _pieces_by_a_rule(rule_y: int = 149, tick_x: int | None = None) -> "Segmentation":  # noqa: F821
+def _pieces_by_a_rule(rule_y: int = 149, tick_x: int | None = None) -> Segmentation:
     """A row: a 1, a 6 left in two pieces (stem and loop, 14 px apart) where its stroke ran along a ruled line
     under them, and another 1; the ruled line (and a comb's tick at ``tick_x``) as the printed lines removed."""
-    from digitreader.segment import Segmentation
-
     shape = (220, 260)
     printed = np.zeros(shape, np.uint8)
     printed[rule_y:rule_y + 3, 5:255] = 255
@@ -348,8 +346,6 @@ def _pieces_by_a_rule(rule_y: int = 149, tick_x: int | None = None) -> "Segmenta
 def test_two_pieces_a_removed_line_left_apart_are_offered_as_one_digit():
     """A stroke running along a printed line goes with it: the 6's stem and loop are 14 px apart, farther than
     pieces of a digit usually are (0.15 digit heights), but both touch the removed line and no line parts them."""
-    from digitreader.segment import close_pairs
-
     assert close_pairs(_pieces_by_a_rule()) == [(1, 2)]
     no_lines = _pieces_by_a_rule()
     no_lines.printed_lines, no_lines.printed = None, False
@@ -357,7 +353,5 @@ def test_two_pieces_a_removed_line_left_apart_are_offered_as_one_digit():
 
 
 def test_pieces_parted_by_a_printed_line_or_far_from_one_are_not_offered():
-    from digitreader.segment import close_pairs
-
     assert close_pairs(_pieces_by_a_rule(tick_x=120)) == []  # a comb's tick between them: two boxes, two digits
     assert close_pairs(_pieces_by_a_rule(rule_y=200)) == []  # the line is nowhere near them
