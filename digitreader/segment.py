@@ -277,17 +277,17 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     ink = ink_intensity(grey, polarity)
     strong, weak = ink_levels(ink)
     if not remove_form_lines:
-        lines, tilt = None, 0.0
+        printed_lines, tilt = None, 0.0
     elif levelled:  # a copy rotated level: its printed lines, smeared by the rotation, are whole in faint ink only
-        lines, tilt = find_printed_lines(weak)[0], 0.0
+        printed_lines, tilt = find_printed_lines(weak)[0], 0.0
     else:
-        lines, tilt = find_printed_lines(strong, weak)
-    printed = lines is not None and bool(lines.any())
-    printed_lines = lines if printed else None
+        printed_lines, tilt = find_printed_lines(strong, weak)
+    printed = printed_lines is not None and bool(printed_lines.any())
+    printed_lines = printed_lines if printed else None
     tilt = tilt if printed else 0.0  # a page is levelled for its printed lines only
     if printed:
         # A printed form: faint ink would join the lines' blurred rims to the digits; keep strong ink only.
-        mask = remove_lines(strong, lines)
+        mask = remove_lines(strong, printed_lines)
     else:
         mask = hysteresis(strong, weak)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -300,12 +300,12 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     fragments = []
     ref = _reference_height(groups)
     if printed:  # bits of ink left along a removed printed line are no separators
-        near = [_near_lines(m[0], lines) for m in marks]
+        near = [_near_lines(m[0], printed_lines) for m in marks]
         fragments = [m for m, is_near in zip(marks, near) if is_near and m[0][3] >= LINE_FRAGMENT_HEIGHT * ref]
         marks = [m for m, is_near in zip(marks, near) if not is_near]
     rows = _reading_order(groups)
     if printed:  # one row of printed boxes holds one number, however high or low each digit sits in its box
-        rows = sorted(join_rows_in_cells(rows, lines, ref), key=_row_centre)
+        rows = sorted(join_rows_in_cells(rows, printed_lines, ref), key=_row_centre)
     boxes, lines, members = [], [], []
     for line, row in enumerate(rows):
         for box, ids in row:
