@@ -33,6 +33,7 @@ MIN_SKEW, MAX_SKEW = 0.4, 15.0  # degrees: printed lines tilted within this rang
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this share of each edge
 FULL_RUN = 0.6  # a faint printed line's pixel rows filled this much; rows within 2 px of one, less filled, are strokes
+TWIN_SPACING_RATIO = 0.45  # twin sides or ticks are at least a cell apart: this many digit heights
 MAX_EDGE_STROKE = 0.25  # a box's top or bottom along which a stroke runs this much of the way is not completed
 
 
@@ -200,12 +201,16 @@ def _held_at_both_ends(side: Piece, pieces: list[Piece], loose: float) -> bool:
     return met(side.y) and met(side.y + side.h)
 
 
-def _has_twin(side: Piece, pieces: list[Piece], loose: float) -> bool:
-    """Whether another thin vertical starts and ends with ``side``: a box has two sides, a comb several
-    ticks alike; a digit's stem standing on a rule, or reaching from one rule to the next, has no twin."""
+def _has_twin(side: Piece, pieces: list[Piece], loose: float, apart: float) -> bool:
+    """Whether another thin vertical at least ``apart`` px away starts and ends with ``side``: a box has two
+    sides, a comb several ticks alike, a cell's width apart; a digit's stem standing on a rule, or reaching
+    from one rule to the next, has no twin, and the straight sides of a narrow 0 or 8 on a box's bottom are
+    closer together than any cell is wide."""
     tolerance = 3 + side.thickness
+    centre = side.x + side.w / 2
     return any(not p.horizontal and p is not side and p.thickness <= loose and abs(p.y - side.y) <= tolerance
-               and abs(p.y + p.h - side.y - side.h) <= tolerance for p in pieces)
+               and abs(p.y + p.h - side.y - side.h) <= tolerance and abs(p.x + p.w / 2 - centre) >= apart
+               for p in pieces)
 
 
 def printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> np.ndarray:
@@ -384,7 +389,7 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     # A vertical may join a structure through a corner only as a box's side (taller than the writing: its top
     # and bottom meet it, and it has a twin, the box's other side) or a comb's tick (with twins): a 1, or a
     # digit's stem, standing on a rule is neither.
-    structural = [p.horizontal or (_has_twin(p, pieces, loose) and (
+    structural = [p.horizontal or (_has_twin(p, pieces, loose, TWIN_SPACING_RATIO * ref) and (
         p.h < SIDE_LENGTH_RATIO * ref or _held_at_both_ends(p, pieces, loose))) for p in pieces]
     for k, (horizontal, _, _, pw, ph, thickness, _, free) in enumerate(pieces):
         if not free:

@@ -425,3 +425,19 @@ def test_light_boxes_on_a_sample_are_found_and_removed():
     assert seg.printed and len(seg.boxes) == 8
     four = seg.image_box(seg.boxes[3])
     assert four[1] >= 46 and four[3] <= 80  # the 4 alone: no dash of the box's top (y=43), no speck under it
+
+
+def test_the_straight_sides_of_a_narrow_0_on_its_box_bottom_are_no_comb_ticks():
+    """Seed-5 form page 134: an 8's two straight sides, standing on its box's bottom and as tall as each other,
+    were taken for a pair of comb ticks and removed (read 9). Ticks are a cell apart, a digit's sides are not."""
+    mask = np.zeros((200, 600), np.uint8)
+    for k in range(5):
+        cv2.rectangle(mask, (30 + k * 110, 40), (120 + k * 110, 150), 255, 5)
+    cx = 75 + 2 * 110  # a narrow 0 in the third box: two straight sides 20 px apart, down to the box's bottom
+    cv2.line(mask, (cx - 10, 75), (cx - 10, 147), 255, 5)
+    cv2.line(mask, (cx + 10, 75), (cx + 10, 147), 255, 5)
+    cv2.ellipse(mask, (cx, 75), (10, 14), 0, 180, 360, 255, 5)
+    lines = printed_lines(mask)
+    assert lines[40, 40:110].all() and lines[100, 30] and lines[100, 120 + 4 * 110]  # the boxes are found
+    assert not lines[100, cx - 12:cx + 13].any()  # the 0's sides stay
+
