@@ -467,21 +467,54 @@ def _rows_of_sides(sides: list[Piece]) -> dict[tuple[int, int], list[Piece]]:
 def _add_missing_edges(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) -> None:
     """Complete a row of printed boxes: between two neighbouring sides of a row, the box's top and bottom
     where the mask is full along the whole stretch at the sides' ends are lines too (added to ``lines`` in
-    place), found even where a digit touching it buried it in thicker ink. Not where a stroke runs along it
-    for ``MAX_EDGE_STROKE`` of the stretch or more (a 7's bar written on its box's top): that edge is left as
-    the pieces found it."""
+    place), found even where a digit touching it buried it in thicker ink. The neighbours along an edge are
+    all the sides that end at it: a comb's end cells lie between a tick and the frame's taller side. Not
+    where a stroke runs along it for ``MAX_EDGE_STROKE`` of the stretch or more (a 7's bar written on its
+    box's top): that edge is left as the pieces found it."""
     for (top, bottom), group in _rows_of_sides(sides).items():
-        group = sorted(group, key=lambda s: s.x)
         width = max(1, int(round(float(np.median([s.thickness for s in group])))))
-        for left, right in zip(group, group[1:]):
-            x0, x1 = left.x + left.w, right.x
-            if x1 <= x0:  # sides found overlapping (a side and one added beside it)
-                continue
-            for edge in (top, bottom - width):
-                y0 = max(0, edge - 1)
-                full = np.flatnonzero((mask[y0:edge + width + 1, x0:x1] > 0).mean(axis=1) >= 0.95) + y0
-                if len(full) and _thickened(mask, full[0], full[-1], x0, x1) < MAX_EDGE_STROKE:
-                    lines[full, x0:x1] = 255
+        for edge, at_bottom in ((top, False), (bottom - width, True)):
+            ends = [s.y + s.h - width if at_bottom else s.y for s in sides]
+            along = sorted((s for s, end in zip(sides, ends) if abs(end - edge) <= ALIGN_TOLERANCE), key=lambda s: s.x)
+            for left, right in zip(along, along[1:]):
+                x0, x1 = left.x + left.w, right.x
+                if x1 > x0:  # not sides found overlapping (a side and one added beside it)
+                    _add_edge(mask, lines, edge, width, x0, x1, (left.x - 3, right.x + right.w))
+
+
+def _add_edge(mask: np.ndarray, lines: np.ndarray, edge: int, width: int, x0: int, x1: int,
+              outside: tuple[int, int]) -> None:
+    """Add the rows near ``edge`` full along ``x0:x1`` to ``lines`` (see :func:`_add_missing_edges`)."""
+    y0 = max(0, edge - 1)
+    full = np.flatnonzero((mask[y0:edge + width + 1, x0:x1] > 0).mean(axis=1) >= 0.95) + y0
+    if not len(full):
+        return
+    top_row, bottom_row = _full_band(mask, full[0], full[-1], x0, x1, outside, 2 * width + 2)
+    if _thickened(mask, top_row, bottom_row, x0, x1) < MAX_EDGE_STROKE:
+        lines[full, x0:x1] = 255
+        lines[top_row:full[0], x0:x1] = lines[full[-1] + 1:bottom_row + 1, x0:x1] = 255
+
+
+def _full_band(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, outside: tuple[int, int],
+               most: int) -> tuple[int, int]:
+    """Rows ``top..bottom`` grown up and down while the next row is inked along the whole stretch ``x0:x1``, to
+    at most ``most`` rows, when some row of that band goes on past one of the sides (3 px just outside them:
+    ``outside``): a box's bottom that the scan's blur joined to a rule just under it is one band, not an edge
+    with a stroke along it. A 7's bar lying along its box's top from side to side ends at the sides."""
+    def full(y: int) -> bool:
+        return 0 <= y < mask.shape[0] and float((mask[y, x0:x1] > 0).mean()) >= 0.95
+
+    def goes_on(y: int) -> bool:
+        return any(0 <= x and x + 3 <= mask.shape[1] and bool((mask[y, x:x + 3] > 0).all()) for x in outside)
+
+    low, high = top, bottom
+    while high - low + 1 < most and (full(low - 1) or full(high + 1)):
+        if full(high + 1):
+            high += 1
+        else:
+            low -= 1
+    grown = (low, high) != (top, bottom)
+    return (low, high) if grown and any(goes_on(y) for y in range(low, high + 1)) else (top, bottom)
 
 
 def _thickened(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, extra: int = 2) -> float:

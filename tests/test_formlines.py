@@ -441,3 +441,27 @@ def test_the_straight_sides_of_a_narrow_0_on_its_box_bottom_are_no_comb_ticks():
     assert lines[40, 40:110].all() and lines[100, 30] and lines[100, 120 + 4 * 110]  # the boxes are found
     assert not lines[100, cx - 12:cx + 13].any()  # the 0's sides stay
 
+
+def _boxes_on_a_rule(comb: bool) -> np.ndarray:
+    """Five cells whose bottom a blurred scan joined to the rule just under it: one band twice as thick."""
+    mask = np.zeros((200, 640), np.uint8)
+    if comb:  # its end cells wider than the others: no side is where the ticks' spacing puts one
+        cv2.rectangle(mask, (10, 40), (600, 150), 255, 5)
+        for x in range(140, 580, 110):
+            cv2.line(mask, (x, 100), (x, 150), 255, 5)
+    else:
+        for k in range(5):
+            cv2.rectangle(mask, (30 + k * 110, 40), (120 + k * 110, 150), 255, 5)
+    mask[150:160, 5:635] = 255  # the boxes' bottom and the rule, joined
+    for k in range(5):
+        cv2.ellipse(mask, (85 + k * 110, 110), (16, 36), 0, 0, 360, 255, 6)  # 0s resting on the bottom
+    return mask
+
+
+def test_box_bottoms_joined_to_a_rule_are_removed_as_one_band():
+    """Seed-5 form page 73 (`5828` read `5822`): the band was too thick for a line, so the boxes' bottoms
+    stayed and joined the digits that touch them. In a comb, its end cells lie between a tick and the frame."""
+    for comb in (False, True):
+        lines = printed_lines(_boxes_on_a_rule(comb))
+        for k in range(5):
+            assert lines[148:160, 50 + k * 110:70 + k * 110].all(), (comb, k)
