@@ -34,6 +34,7 @@ RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printe
 CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this share of each edge
 FULL_RUN = 0.6  # a faint printed line's pixel rows filled this much; rows within 2 px of one, less filled, are strokes
 TWIN_SPACING_RATIO = 0.45  # twin sides or ticks are at least a cell apart: this many digit heights
+TICK_SPACING_TOLERANCE = 0.15  # comb ticks' gaps are whole numbers of cells, within this share of one
 MAX_EDGE_STROKE = 0.25  # a box's top or bottom along which a stroke runs this much of the way is not completed
 
 
@@ -413,6 +414,8 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
             if any(accepted[j] and _corner(piece, other) and _joins_as_edge(piece, other)
                    for j, other in enumerate(pieces)):
                 accepted[k] = grown = True
+    for k in _evenly_spaced_ticks(pieces, accepted, loose, ref):
+        accepted[k] = True
     for piece, keep in zip(pieces, accepted):
         if keep:
             lines[piece.y:piece.y + piece.h, piece.x:piece.x + piece.w][piece.pixels] = 255
@@ -420,6 +423,33 @@ def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
     sides += _add_missing_sides(mask, sides, lines)
     _add_missing_edges(mask, sides, lines)
     return lines
+
+
+def _evenly_spaced_ticks(pieces: list[Piece], accepted: list[bool], loose: float, ref: float) -> list[int]:
+    """Indexes of a comb's ticks that digits lean on (not free): verticals shorter than a box's side that end on
+    an accepted line, three or more starting and ending together (``ALIGN_TOLERANCE``) at even spacing, a cell
+    (``TWIN_SPACING_RATIO`` digit heights) or more apart, each gap a whole number of cells
+    (``TICK_SPACING_TOLERANCE``): printed. Straight strokes of digits on one rule are neither aligned so
+    closely nor evenly spaced."""
+    lines = [q for q, keep in zip(pieces, accepted) if keep and q.horizontal]
+    ticks = [k for k, p in enumerate(pieces) if not p.horizontal and p.thickness <= loose
+             and p.h < SIDE_LENGTH_RATIO * ref and any(_corner(p, q) for q in lines)]
+    rows: dict[tuple[int, int], list[int]] = {}
+    for k in ticks:
+        p = pieces[k]
+        key = next((r for r in rows if abs(r[0] - p.y) <= ALIGN_TOLERANCE and abs(r[1] - p.y - p.h) <= ALIGN_TOLERANCE),
+                   (p.y, p.y + p.h))
+        rows.setdefault(key, []).append(k)
+    found = []
+    for row in rows.values():
+        centres = sorted(pieces[k].x + pieces[k].w / 2 for k in row)
+        gaps = np.diff(centres)
+        if len(row) < 3 or gaps.min() < TWIN_SPACING_RATIO * ref:
+            continue
+        cells = gaps / gaps.min()
+        if np.all(np.abs(cells - np.round(cells)) <= TICK_SPACING_TOLERANCE):
+            found += [k for k in row if not accepted[k]]
+    return found
 
 
 def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) -> list[Piece]:

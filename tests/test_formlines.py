@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 from conftest import SAMPLES, draw_number, iou
 
-from digitreader.formlines import printed_lines, remove_lines
+from digitreader.formlines import Piece, _evenly_spaced_ticks, printed_lines, remove_lines
 from digitreader.segment import segment, segment_at_working_scale
 
 
@@ -465,3 +465,24 @@ def test_box_bottoms_joined_to_a_rule_are_removed_as_one_band():
         lines = printed_lines(_boxes_on_a_rule(comb))
         for k in range(5):
             assert lines[148:160, 50 + k * 110:70 + k * 110].all(), (comb, k)
+
+
+
+def _ticks_on_a_rule(xs: list[int]) -> tuple[list[Piece], list[bool]]:
+    """Pieces: an accepted rule (a comb's bottom) and verticals standing on it that digits lean on (not free)."""
+    rule = Piece(True, 20, 157, 720, 5, 5.0, np.ones((5, 720), bool), True)
+    ticks = [Piece(False, x - 2, 110, 5, 50, 5.0, np.ones((50, 5), bool), False) for x in xs]
+    return [rule] + ticks, [True] + [False] * len(ticks)
+
+
+def test_evenly_spaced_comb_ticks_that_digits_lean_on_are_found():
+    """Tuning form page 103: five of six ticks touched thick digits, so none of them was free, and they stayed
+    on the digits (read 8541428 for 0541028)."""
+    pieces, accepted = _ticks_on_a_rule([120, 220, 320, 520, 620])  # one tick lost under a digit: two cells
+    assert _evenly_spaced_ticks(pieces, accepted, loose=6.0, ref=80.0) == [1, 2, 3, 4, 5]
+    pieces, accepted = _ticks_on_a_rule([120, 220, 290, 420, 530])  # straight strokes on a rule, not a comb
+    assert _evenly_spaced_ticks(pieces, accepted, loose=6.0, ref=80.0) == []
+    pieces, accepted = _ticks_on_a_rule([120, 140, 160])  # closer together than a cell is wide
+    assert _evenly_spaced_ticks(pieces, accepted, loose=6.0, ref=80.0) == []
+    pieces, accepted = _ticks_on_a_rule([120, 220, 320])
+    assert _evenly_spaced_ticks(pieces, [False] * len(pieces), loose=6.0, ref=80.0) == []  # standing on no line
