@@ -35,6 +35,7 @@ CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this 
 FULL_RUN = 0.6  # a faint printed line's pixel rows filled this much; rows within 2 px of one, less filled, are strokes
 TWIN_SPACING_RATIO = 0.45  # twin sides or ticks are at least a cell apart: this many digit heights
 TICK_SPACING_TOLERANCE = 0.15  # comb ticks' gaps are whole numbers of cells, within this share of one
+ALONG_DEPTH = 3.0  # a stroke lying along a line goes on beside it for at most this many line thicknesses
 MAX_EDGE_STROKE = 0.25  # a box's top or bottom along which a stroke runs this much of the way is not completed
 
 
@@ -548,16 +549,19 @@ def _full_band(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, outsid
 
 
 def _thickened(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, extra: int = 2) -> float:
-    """The share of the columns ``x0:x1`` whose ink through rows ``top..bottom`` goes on for more than ``extra``
-    px above and below them together: where a stroke runs along a line."""
+    """The share of the columns ``x0:x1`` where a stroke lies along the line through rows ``top..bottom``: its ink
+    goes on above or below for more than ``extra`` px, but no further than ``ALONG_DEPTH`` x the line's thickness
+    (a 7's bar written on its box's top). A stroke that reaches the line and goes on (a 4's arms touching its
+    box's top) does not count."""
+    reach = int(ALONG_DEPTH * (bottom - top + 1))
     columns = mask[:, x0:x1] > 0
-    beyond = np.zeros(x1 - x0, int)
-    for rows in (range(top - 1, top - 2 - extra, -1), range(bottom + 1, bottom + 2 + extra)):
+    depth = np.zeros(x1 - x0, int)
+    for rows in (range(top - 1, top - 2 - reach, -1), range(bottom + 1, bottom + 2 + reach)):
         inked = np.ones(x1 - x0, bool)
         for y in rows:
             inked &= columns[y] if 0 <= y < len(columns) else False
-            beyond += inked
-    return float((beyond > extra).mean())
+            depth += inked
+    return float(((depth > extra) & (depth <= reach)).mean())
 
 
 def _expected_sides(starts: list[float], centres: list[float], spacings: set[int]) -> set[float]:

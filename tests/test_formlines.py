@@ -486,3 +486,18 @@ def test_evenly_spaced_comb_ticks_that_digits_lean_on_are_found():
     assert _evenly_spaced_ticks(pieces, accepted, loose=6.0, ref=80.0) == []
     pieces, accepted = _ticks_on_a_rule([120, 220, 320])
     assert _evenly_spaced_ticks(pieces, [False] * len(pieces), loose=6.0, ref=80.0) == []  # standing on no line
+
+
+def test_a_box_top_that_a_4_reaches_up_to_is_still_its_top():
+    """Seed-2 form page 138 (`32341` read `32371`): the 4's arm and stem touch its box's top; they thicken the
+    top where they meet it, but they go on down, unlike a bar lying along it, so the top is a line."""
+    mask = np.zeros((200, 600), np.uint8)
+    for k in range(6):
+        cv2.rectangle(mask, (30 + k * 90, 50), (100 + k * 90, 150), 255, 3)
+        if k != 2:
+            cv2.ellipse(mask, (65 + k * 90, 101), (22, 45), 0, 0, 360, 255, 5)
+    cv2.line(mask, (228, 52), (214, 112), 255, 11)  # the third box's 4: its arm, from the top
+    cv2.line(mask, (216, 112), (272, 112), 255, 7)  # ... its bar
+    cv2.line(mask, (260, 52), (254, 146), 255, 11)  # ... and its stem, from the top too
+    lines = printed_lines(mask)
+    assert lines[50, 215:275].all()
