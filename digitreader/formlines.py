@@ -432,9 +432,9 @@ def _evenly_spaced_ticks(pieces: list[Piece], accepted: list[bool], loose: float
     (``TWIN_SPACING_RATIO`` digit heights) or more apart, each gap a whole number of cells
     (``TICK_SPACING_TOLERANCE``): printed. Straight strokes of digits on one rule are neither aligned so
     closely nor evenly spaced."""
-    lines = [q for q, keep in zip(pieces, accepted) if keep and q.horizontal]
+    rules = [q for q, keep in zip(pieces, accepted) if keep and q.horizontal]
     ticks = [k for k, p in enumerate(pieces) if not p.horizontal and p.thickness <= loose
-             and p.h < SIDE_LENGTH_RATIO * ref and any(_corner(p, q) for q in lines)]
+             and p.h < SIDE_LENGTH_RATIO * ref and any(_corner(p, q) for q in rules)]
     rows: dict[tuple[int, int], list[int]] = {}
     for k in ticks:
         p = pieces[k]
@@ -521,7 +521,7 @@ def _add_edge(mask: np.ndarray, lines: np.ndarray, edge: int, width: int, x0: in
     if not len(full):
         return
     top_row, bottom_row = _full_band(mask, full[0], full[-1], x0, x1, outside, 2 * width + 2)
-    if _thickened(mask, top_row, bottom_row, x0, x1) < MAX_EDGE_STROKE:
+    if _lying_along(mask, top_row, bottom_row, x0, x1) < MAX_EDGE_STROKE:
         lines[full, x0:x1] = 255
         lines[top_row:full[0], x0:x1] = lines[full[-1] + 1:bottom_row + 1, x0:x1] = 255
 
@@ -548,11 +548,11 @@ def _full_band(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, outsid
     return (low, high) if grown and any(goes_on(y) for y in range(low, high + 1)) else (top, bottom)
 
 
-def _thickened(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, extra: int = 2) -> float:
+def _lying_along(mask: np.ndarray, top: int, bottom: int, x0: int, x1: int, extra: int = 2) -> float:
     """The share of the columns ``x0:x1`` where a stroke lies along the line through rows ``top..bottom``: its ink
-    goes on above or below for more than ``extra`` px, but no further than ``ALONG_DEPTH`` x the line's thickness
-    (a 7's bar written on its box's top). A stroke that reaches the line and goes on (a 4's arms touching its
-    box's top) does not count."""
+    goes on above and below the line, together, for more than ``extra`` px but no more than ``ALONG_DEPTH`` x the
+    line's thickness (a 7's bar written on its box's top). A stroke that reaches the line and goes on (a 4's
+    arms touching its box's top) does not count."""
     reach = int(ALONG_DEPTH * (bottom - top + 1))
     columns = mask[:, x0:x1] > 0
     depth = np.zeros(x1 - x0, int)
