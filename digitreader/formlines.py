@@ -433,23 +433,16 @@ def _evenly_spaced_ticks(pieces: list[Piece], accepted: list[bool], loose: float
     (``TICK_SPACING_TOLERANCE``): printed. Straight strokes of digits on one rule are neither aligned so
     closely nor evenly spaced."""
     rules = [q for q, keep in zip(pieces, accepted) if keep and q.horizontal]
-    ticks = [k for k, p in enumerate(pieces) if not p.horizontal and p.thickness <= loose
-             and p.h < SIDE_LENGTH_RATIO * ref and any(_corner(p, q) for q in rules)]
-    rows: dict[tuple[int, int], list[int]] = {}
-    for k in ticks:
-        p = pieces[k]
-        key = next((r for r in rows if abs(r[0] - p.y) <= ALIGN_TOLERANCE and abs(r[1] - p.y - p.h) <= ALIGN_TOLERANCE),
-                   (p.y, p.y + p.h))
-        rows.setdefault(key, []).append(k)
+    ticks = {id(p): k for k, p in enumerate(pieces) if not p.horizontal and p.thickness <= loose
+             and p.h < SIDE_LENGTH_RATIO * ref and any(_corner(p, q) for q in rules)}
     found = []
-    for row in rows.values():
-        centres = sorted(pieces[k].x + pieces[k].w / 2 for k in row)
-        gaps = np.diff(centres)
-        if len(row) < 3 or gaps.min() < TWIN_SPACING_RATIO * ref:
+    for row in _rows_of_sides([pieces[k] for k in ticks.values()]).values():
+        gaps = np.diff(sorted(p.x + p.w / 2 for p in row))
+        if gaps.min() < TWIN_SPACING_RATIO * ref:
             continue
         cells = gaps / gaps.min()
         if np.all(np.abs(cells - np.round(cells)) <= TICK_SPACING_TOLERANCE):
-            found += [k for k in row if not accepted[k]]
+            found += [ticks[id(p)] for p in row if not accepted[ticks[id(p)]]]
     return found
 
 
