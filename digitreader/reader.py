@@ -16,6 +16,7 @@ from .architectures import PAIR_FOUR, PAIR_ONE, PAIR_OTHER, PAIR_THREE
 from .classify import Classifier, load_classifier, load_pair_reader, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
+from .linestrokes import strokes_along_lines
 from .marks import broken_piece_candidates, place_marks
 from .page import sheet_on_paper
 from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
@@ -24,6 +25,7 @@ from .segment import (
     Box,
     Segmentation,
     close_pairs,
+    ink_levels,
     merge_pair,
     reference_height,
     segment,
@@ -48,6 +50,10 @@ from .split import (
 )
 
 IMAGES_PER_BATCH = 32
+RESTORE_DOUBT_RATIO = 0.5  # a digit given back its stroke along a line must be read this much less doubtfully
+RESTORE_CONFIDENCE = 0.95  # ... and read at least this confidently
+RESTORE_PAD = 4  # px: a digit's stroke along a line is looked for this far round its box (at least)
+RESTORE_PAD_RATIO = 0.15  # ... or this share of the box's height
 MERGE_CONFIDENCE_SLACK = 0.1
 # A mark set aside as too short for a digit joins the digit beside it when the two read as another digit with at
 # least PIECE_CONFIDENCE (a 2 whose base a faint stroke left apart read 7): seed-1 rows +2 pages, seed-3 light on
@@ -190,6 +196,7 @@ class DigitReader:
         probabilities = self._merge_broken_digits(segmentations, probabilities)
         probabilities = self._attach_line_fragments(segmentations, probabilities)
         probabilities = self._attach_broken_pieces(segmentations, probabilities)
+        probabilities = self._restore_strokes_along_lines(segmentations, probabilities)
         probabilities = self._split_touching_digits(segmentations, probabilities)
         if self.debug_dir is not None:
             self._write_debug(images, paths, segmentations, segmented, probabilities)
@@ -452,6 +459,31 @@ class DigitReader:
             out.append(probs)
         return out
 
+    def _restore_strokes_along_lines(self, segmentations: list[Segmentation],
+                                     probabilities: list[np.ndarray]) -> list[np.ndarray]:
+        """Recognition-guided repair of a digit whose stroke ran along a printed line (a ``0``'s side on its box's
+        side, removed with it): the digit with the line's stretch it meets given back
+        (:func:`linestrokes.strokes_along_lines`) replaces it when that is read as another digit, at least as
+        confidently as the digit alone and at least ``RESTORE_CONFIDENCE``, with at most ``RESTORE_DOUBT_RATIO``
+        times the doubt (1 - confidence) of the digit alone."""
+        candidates = [_restored_boxes(seg) for seg in segmentations]
+        if not any(candidates):
+            return probabilities
+        restored_probs = self._classify([seg.crops([box for _, box, _ in found], [seg.members[k] for k, _, _ in found],
+                                                   [mask for _, _, mask in found]) if found else np.zeros((0, 28, 28))
+                                         for seg, found in zip(segmentations, candidates)])
+        out = []
+        for seg, probs, found, restored in zip(segmentations, probabilities, candidates, restored_probs):
+            probs = np.array(probs).reshape(-1, 10)
+            for (k, box, mask), p in zip(found, restored):
+                alone = probs[k]
+                if (p.argmax() != alone.argmax() and p.max() >= max(alone.max(), RESTORE_CONFIDENCE)
+                        and 1.0 - p.max() <= RESTORE_DOUBT_RATIO * (1.0 - alone.max())):
+                    seg.boxes[k], seg.masks[k] = box, mask
+                    probs[k] = p
+            out.append(probs)
+        return out
+
     def read_paths(self, paths: Iterable[str]) -> Iterator[ReadItem]:
         """Decode and read files in batches; a bad file yields an item with its error, never stops the run."""
         pending: list[tuple[str, np.ndarray]] = []
@@ -614,6 +646,29 @@ def _join_piece(seg: Segmentation, k: int, piece: tuple[Box, list[int]]) -> None
     box, ids = piece
     seg.boxes[k] = union_box(seg.boxes[k], box)
     seg.members[k] = seg.members[k] + ids
+
+
+def _restored_boxes(seg: Segmentation) -> list[tuple[int, Box, np.ndarray]]:
+    """(digit, box, bool mask) of each digit of one page that meets a removed printed line along a stretch: its
+    pixels with that stretch of the line given back (:func:`linestrokes.strokes_along_lines`)."""
+    if seg.printed_lines is None or not seg.boxes:
+        return []
+    strong = ink_levels(seg.ink)[0] > 0
+    lines = seg.printed_lines > 0
+    height, width = lines.shape
+    found = []
+    for k, (x, y, w, h) in enumerate(seg.boxes):
+        pad = max(RESTORE_PAD, int(RESTORE_PAD_RATIO * h))
+        x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(width, x + w + pad), min(height, y + h + pad)
+        digit = np.zeros((y1 - y0, x1 - x0), bool)
+        digit[y - y0:y - y0 + h, x - x0:x - x0 + w] = seg.box_mask(k)
+        given = strokes_along_lines(digit, lines[y0:y1, x0:x1], strong[y0:y1, x0:x1])
+        if given is None:
+            continue
+        ys, xs = np.nonzero(digit | given)
+        box = (x0 + int(xs.min()), y0 + int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+        found.append((k, box, (digit | given)[ys.min():ys.max() + 1, xs.min():xs.max() + 1]))
+    return found
 
 
 def _fragment_candidates(seg: Segmentation) -> list[tuple[int, int]]:

@@ -501,3 +501,31 @@ def test_a_box_top_that_a_4_reaches_up_to_is_still_its_top():
     cv2.line(mask, (260, 52), (254, 146), 255, 11)  # ... and its stem, from the top too
     lines = printed_lines(mask)
     assert lines[50, 215:275].all()
+
+
+def _zeros_in_boxes(stroke: int = 4, width: int = 30, n: int = 3, cell: int = 70) -> np.ndarray:
+    """A row of ``n`` boxes with a drawn 0 in each; the last 0's right side lies along the frame's right side."""
+    page = np.full((cell + 80, n * cell + 80), 235, np.uint8)
+    x0, y0 = 40, 40
+    for i in range(n):
+        cx = x0 + i * cell + cell // 2 if i < n - 1 else x0 + n * cell - width // 2
+        cv2.ellipse(page, (cx, y0 + cell // 2), (width // 2, 28), 0, 0, 360, 30, stroke, cv2.LINE_AA)
+    for i in range(1, n):
+        cv2.line(page, (x0 + i * cell, y0), (x0 + i * cell, y0 + cell), 60, 3)
+    cv2.rectangle(page, (x0, y0), (x0 + n * cell, y0 + cell), 60, 3)
+    return page
+
+
+def test_a_zeros_side_lying_along_the_frame_is_given_back():
+    """Removing the frame's right side took the last 0's right side with it: it was read 6. The reader gives
+    the 0 back the side's stretch between the ends of its arc, because the 0 is then read far more surely."""
+    from digitreader.reader import DigitReader, _restored_boxes
+
+    page = _zeros_in_boxes()
+    seg = segment_at_working_scale(page)
+    assert len(seg.boxes) == 3
+    restored = {k for k, _, _ in _restored_boxes(seg)}
+    assert 2 in restored
+    result = DigitReader().read(page)
+    assert result.lines == ["000"]
+    assert result.digits[2].confidence > 0.99
