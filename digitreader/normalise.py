@@ -114,13 +114,14 @@ def _centre_of_mass_paste(small: np.ndarray) -> np.ndarray:
 
 def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, int, int, int]],
                     members: list[list[int]], masks: list[np.ndarray | None] | None = None,
-                    faint: bool = False) -> np.ndarray:
+                    faint: bool = False, blocked: np.ndarray | None = None) -> np.ndarray:
     """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out).
 
     A box's own pixels are those of its components (``members``), or ``masks[n]`` (an (h, w) bool
     array over the box) when given: a piece of a split component. ``faint``: a whole component's crop also
-    keeps the faint parts of its strokes that the binarisation dropped (see :func:`_faint_strokes`); off on
-    pages with printed lines, whose grey rims they would be.
+    keeps the faint parts of its strokes that the binarisation dropped (see :func:`_faint_strokes`), except in
+    ``blocked`` (uint8 (H, W), nonzero where no faint part is looked for: round printed lines, whose grey rims
+    they would be).
     """
     crops = np.zeros((len(boxes), SIDE, SIDE), np.float32)
     masks = masks if masks is not None else [None] * len(boxes)
@@ -141,7 +142,10 @@ def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, 
         own = cv2.dilate(own, rim)
         own &= 1 - cv2.dilate(others, np.ones((3, 3), np.uint8))
         if faint and mask is None:
-            own |= _faint_strokes(ink[y0:y1, x0:x1], own, cv2.dilate(others, rim))
+            near_others = cv2.dilate(others, rim)
+            if blocked is not None:
+                near_others |= (blocked[y0:y1, x0:x1] > 0).astype(np.uint8)
+            own |= _faint_strokes(ink[y0:y1, x0:x1], own, near_others)
         crops[n] = normalise_crop(ink[y0:y1, x0:x1] * own)
     return crops
 

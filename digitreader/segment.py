@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -28,6 +29,7 @@ MIN_INK_CONTRAST = 0.18  # flattened ink below this is paper texture, not writin
 MAX_COMPONENTS = 3000  # more ink pieces than this (halftone, noise): only the biggest are considered
 MIN_PAPER_LEVEL = 32.0  # paper darker than this (grey levels) is not paper: ink is measured against at least this
 HYSTERESIS_STEPS = 2
+LINE_RIM = 3  # px: a printed line's grey rim, where no faint stroke part is looked for
 WEAK_RATIO = 0.75  # hysteresis: faint ink down to this x the threshold is kept when it touches strong ink
 WORKING_HEIGHTS = (36.0, 110.0)  # px: digits this tall are segmented as they are ...
 WORKING_HEIGHT = 64.0  # ... others on a copy resized to make them this tall
@@ -103,12 +105,19 @@ class Segmentation:
     def crops(self, boxes: list[Box] | None = None, members: list[list[int]] | None = None,
               masks: list[np.ndarray | None] | None = None) -> np.ndarray:
         """(N, 28, 28) MNIST crops of ``boxes`` (default: this segmentation's own) cut from ``ink``; see
-        :func:`normalise.crops_for_boxes`. Faint stroke parts are recovered on pages without printed lines."""
+        :func:`normalise.crops_for_boxes`. Faint stroke parts are recovered, except round printed lines."""
         if boxes is None:
             boxes, members, masks = self.boxes, self.members, self.masks
         if members is None or len(members) != len(boxes):
             raise ValueError("crops() needs one list of component labels (members) per box")
-        return crops_for_boxes(self.ink, self.labels, boxes, members, masks, faint=not self.printed)
+        return crops_for_boxes(self.ink, self.labels, boxes, members, masks, faint=True, blocked=self.near_lines)
+
+    @cached_property
+    def near_lines(self) -> np.ndarray | None:
+        """uint8 (H, W): the printed lines and ``LINE_RIM`` px round them (their grey rims), or None."""
+        if self.printed_lines is None:
+            return None
+        return cv2.dilate(self.printed_lines, np.ones((2 * LINE_RIM + 1, 2 * LINE_RIM + 1), np.uint8))
 
     def box_mask(self, index: int) -> np.ndarray:
         """(h, w) bool: the pixels of box ``index`` (its explicit mask, or its components' pixels)."""

@@ -120,3 +120,20 @@ def test_a_thin_straight_line_is_not_taken_for_a_faint_stroke():
     faint = _faint_strokes(ink, own, np.zeros_like(own))
     assert faint[38, 36:42].any()  # the loop's leftmost part
     assert not faint[92:94, :60].any() and not faint[92:94, 100:].any()  # the line, away from the stem
+
+
+def test_no_faint_stroke_part_is_looked_for_where_it_is_blocked():
+    """On a page with printed lines the reader blocks their rims; a faint part elsewhere is still kept."""
+    from digitreader.normalise import crops_for_boxes
+
+    ink, labels = _nine_with_a_faint_loop()
+    box = [(30, 10, 60, 95)]
+    left_middle = (slice(9, 16), slice(3, 11))
+    without = crops_for_boxes(ink, labels, box, [[1]], faint=False)[0]
+    blocked = np.zeros(ink.shape, np.uint8)
+    blocked[:, :50] = 1  # over the loop's left side
+    np.testing.assert_array_equal(crops_for_boxes(ink, labels, box, [[1]], faint=True, blocked=blocked)[0], without)
+    blocked[:] = 0
+    blocked[100:, :] = 1  # below the digit
+    kept = crops_for_boxes(ink, labels, box, [[1]], faint=True, blocked=blocked)[0]
+    assert kept[left_middle].sum() > 3 * max(without[left_middle].sum(), 0.1)
