@@ -23,7 +23,8 @@ def strokes_along_lines(digit: np.ndarray, lines: np.ndarray, ink: np.ndarray) -
     """The pixels to give back to ``digit`` (bool (H, W), a window round one digit's ink after line removal): for
     each straight horizontal or vertical run of ``lines`` (bool, the printed lines removed in the window) that the
     digit meets over at least ``MIN_SPAN`` of its extent, the removed band's ``ink`` (bool, ink before removal)
-    from the first place it meets it to the last. None when there is nothing to give back."""
+    from the first place it meets it to the last, not counting where it crosses it. None when there is nothing to
+    give back."""
     if not digit.any() or not lines.any():
         return None
     kernel = np.ones((3, 3), np.uint8)
@@ -49,7 +50,6 @@ def strokes_along_lines(digit: np.ndarray, lines: np.ndarray, ink: np.ndarray) -
             out |= zone & stretch
     out &= ~digit
     return out if out.any() else None
-
 
 
 def _stroke_ends(contact: np.ndarray, crossing: np.ndarray, horizontal: bool) -> np.ndarray:
