@@ -25,7 +25,6 @@ from .segment import (
     Box,
     Segmentation,
     close_pairs,
-    ink_levels,
     merge_pair,
     reference_height,
     segment,
@@ -651,9 +650,9 @@ def _join_piece(seg: Segmentation, k: int, piece: tuple[Box, list[int]]) -> None
 def _restored_boxes(seg: Segmentation) -> list[tuple[int, Box, np.ndarray]]:
     """(digit, box, bool mask) of each digit of one page that meets a removed printed line along a stretch: its
     pixels with that stretch of the line given back (:func:`linestrokes.strokes_along_lines`)."""
-    if seg.printed_lines is None or not seg.boxes:
+    if seg.printed_lines is None or seg.printed_ink is None or not seg.boxes:
         return []
-    strong = ink_levels(seg.ink)[0] > 0
+    strong = seg.printed_ink > 0
     lines = seg.printed_lines > 0
     height, width = lines.shape
     found = []

@@ -76,6 +76,7 @@ class Segmentation:
     line_fragments: list[tuple[Box, list[int]]] = field(default_factory=list)
     tilt: float = 0.0  # degrees the printed lines were levelled by to be found (0.0: found as they are)
     printed_lines: np.ndarray | None = None  # uint8 (H, W): the printed lines removed from ``mask``, when ``printed``
+    printed_ink: np.ndarray | None = None  # uint8 (H, W): the strong ink they were removed from, when ``printed``
 
     @property
     def scale(self) -> float:
@@ -322,7 +323,8 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
             lines.append(line)
             members.append(ids)
     return Segmentation(boxes, lines, ink, mask, labels, members, polarity, marks=marks, printed=printed, tilt=tilt,
-                        line_fragments=fragments, printed_lines=printed_lines)
+                        line_fragments=fragments, printed_lines=printed_lines,
+                        printed_ink=strong if printed else None)
 
 
 # ---------------------------------------------------------------- grouping rules
