@@ -27,6 +27,7 @@ import numpy as np
 
 from .architectures import PAIR_CLASSES, PAIR_FOUR, PAIR_ONE, PAIR_THREE
 from .normalise import normalise_crop
+from .runs import MAX_RUN, RUN_HEIGHT, RUN_WIDTH, normalise_run
 
 
 @dataclass(frozen=True)
@@ -283,3 +284,29 @@ def verifier_batch(images: np.ndarray, rng: np.random.Generator, cfg: AugmentCon
     labels = np.zeros(len(crops), np.int64)
     labels[:len(singles)] = 1
     return crops, np.eye(2, dtype=np.float32)[labels]
+
+
+RUN_SIZE_P = {1: 0.1, 2: 0.3, 3: 0.35, 4: 0.25}  # how many digits a training run for the run reader holds
+
+
+def run_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
+              overlap: float = 0.6, max_gap: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Training batch for the run reader: as many runs of 1 to 4 digits (``RUN_SIZE_P``) drawn from the augmented
+    ``images``, each gap from ``max_gap`` px apart to an overlap of ``overlap`` x the narrower neighbour, each
+    digit raised or lowered by up to 3 px, on the run reader's canvas (``runs.normalise_run``). Returns
+    (N, 32, 128) uint8 and (N, ``MAX_RUN``) int32 targets: the digits + 1, then 0s (CTC's blank)."""
+    augmented = augment_batch(images, rng, cfg)
+    sizes, chances = list(RUN_SIZE_P), list(RUN_SIZE_P.values())
+    canvases = np.empty((len(images), RUN_HEIGHT, RUN_WIDTH), np.uint8)
+    targets = np.zeros((len(images), MAX_RUN), np.int32)
+    for i in range(len(images)):
+        k = int(rng.choice(sizes, p=chances))
+        picked = rng.integers(0, len(images), k)
+        parts = [augmented[j] for j in picked]
+        widths = [b - a for a, b in (_ink_columns(p) for p in parts)]
+        gaps = [int(round(rng.uniform(-overlap * min(widths[j], widths[j + 1]), max_gap))) for j in range(k - 1)]
+        canvas, _ = _side_by_side(parts, gaps, [int(rng.integers(-3, 4)) for _ in range(k)])
+        run, _ = normalise_run(canvas.astype(np.float32) / 255.0)
+        canvases[i] = np.round(run * 255).astype(np.uint8)
+        targets[i, :k] = labels[picked] + 1
+    return canvases, targets

@@ -58,7 +58,8 @@ MAX_MODEL_BYTES = 256 << 20  # uncompressed size of a .keras archive; the shippe
 
 
 def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
-                    quick_start: bool = False, classes: int = 10) -> Classifier:
+                    quick_start: bool = False, classes: int = 10,
+                    input_shape: tuple[int, ...] | None = None) -> Classifier:
     """Load and validate a ``.keras`` or ``.onnx`` model.
 
     ``.keras`` models run from the ONNX cache (see :mod:`digitreader.onnx_cache`): the first use exports the
@@ -67,6 +68,7 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     for a process reading one image), ``opencv``, ``onnxruntime`` or ``keras`` (no cache: TensorFlow every
     time). Keras loading always uses safe mode: no code from the file runs. ``classes``: the number of
     probabilities the model must output (10 digits; 2 for the single-digit verifier; 103 for the pair reader).
+    ``input_shape``: the one input a model other than a 28x28 classifier takes (the run reader's canvas).
     """
     path = Path(path)
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -84,17 +86,24 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     if suffix == ".onnx":
         if backend == "keras":
             raise ModelError(f"{path.name} is an ONNX model; the keras backend reads .keras files")
-        return OnnxClassifier.load(path, backend, quick_start=quick_start, classes=classes)
+        return OnnxClassifier.load(path, backend, quick_start=quick_start, classes=classes,
+                                   **_layouts(input_shape))
     _check_keras_archive(path)
     if backend == "keras":
-        return KerasClassifier(_load_keras(path, classes), name=path.name, meta=meta, classes=classes)
+        return KerasClassifier(_load_keras(path, classes, input_shape), name=path.name, meta=meta, classes=classes)
     from .onnx_cache import default_cache_dir, valid_entry
 
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     cached = valid_entry(sha256, cache)
     if cached is not None:
-        return OnnxClassifier.load(cached, backend, name=path.name, quick_start=quick_start, classes=classes)
-    return _build_and_load(path, sha256, cache, backend, quick_start, classes)
+        return OnnxClassifier.load(cached, backend, name=path.name, quick_start=quick_start, classes=classes,
+                                   **_layouts(input_shape))
+    return _build_and_load(path, sha256, cache, backend, quick_start, classes, input_shape)
+
+
+def _layouts(input_shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """OnnxClassifier.load's ``layouts`` for a model of one ``input_shape`` (none: the 28x28 layouts)."""
+    return {} if input_shape is None else {"layouts": (tuple(input_shape),)}
 
 
 def load_verifier(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
@@ -114,12 +123,23 @@ def load_pair_reader(path: str | Path, cache_dir: str | Path | None = None, back
     return load_classifier(path, cache_dir, backend, quick_start, classes=PAIR_CLASSES)
 
 
+def load_run_reader(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None,
+                    quick_start: bool = False) -> Classifier:
+    """Load the run reader (``digitreader train --arch runs``): (N, 32, 128) canvases of 1 to 4 touching digits
+    (``runs.normalise_run``) -> (N, ``RUN_CLASSES``) probabilities: per output column, the blank and the digits
+    0-9, flattened (decoded by ``runs.best_path``)."""
+    from .architectures import RUN_CLASSES, RUN_INPUT_SHAPE
+
+    return load_classifier(path, cache_dir, backend, quick_start, classes=RUN_CLASSES, input_shape=RUN_INPUT_SHAPE)
+
+
 def _check_role(path: Path, meta: dict[str, Any] | None, classes: int) -> None:
     """A digit classifier, the verifier and the pair reader are not one another (by their metadata)."""
-    from .architectures import PAIR_ARCH, PAIR_CLASSES, VERIFIER_ARCH
+    from .architectures import PAIR_ARCH, PAIR_CLASSES, RUN_ARCH, RUN_CLASSES, VERIFIER_ARCH
 
     roles = {VERIFIER_ARCH: (2, "single-digit verifier", "--verifier"),
-             PAIR_ARCH: (PAIR_CLASSES, "pair reader", "--pair-reader")}
+             PAIR_ARCH: (PAIR_CLASSES, "pair reader", "--pair-reader"),
+             RUN_ARCH: (RUN_CLASSES, "run reader", "--run-reader")}
     architecture = (meta or {}).get("architecture")
     if classes == 10 and architecture in roles:
         _, role, flag = roles[architecture]
@@ -131,11 +151,11 @@ def _check_role(path: Path, meta: dict[str, Any] | None, classes: int) -> None:
 
 
 def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_start: bool,
-                    classes: int = 10) -> Classifier:
+                    classes: int = 10, input_shape: tuple[int, ...] | None = None) -> Classifier:
     """First use of a ``.keras`` file: export it into the cache; fall back to Keras if the cache is unusable."""
     from .onnx_cache import build_entry
 
-    model = _load_keras(path, classes)
+    model = _load_keras(path, classes, input_shape)
     try:
         onnx_path = build_entry(model, sha256, cache, path.name)
     except OSError as exc:
@@ -145,7 +165,8 @@ def _build_and_load(path: Path, sha256: str, cache: Path, backend: str, quick_st
     except Exception as exc:  # the converter failed or disagreed with Keras: still read, the slow way
         log.warning("cannot convert %s to ONNX (%s); using Keras directly", path.name, _one_line(exc))
         return KerasClassifier(model, name=path.name, classes=classes)
-    return OnnxClassifier.load(onnx_path, backend, name=path.name, quick_start=quick_start, classes=classes)
+    return OnnxClassifier.load(onnx_path, backend, name=path.name, quick_start=quick_start, classes=classes,
+                               **_layouts(input_shape))
 
 
 def _check_keras_archive(path: Path) -> None:
@@ -176,7 +197,7 @@ def _checked_sha256(path: Path) -> tuple[str, dict[str, Any] | None]:
     return sha256, meta
 
 
-def _load_keras(path: Path, classes: int = 10) -> Any:
+def _load_keras(path: Path, classes: int = 10, input_shape: tuple[int, ...] | None = None) -> Any:
     from .tf_quiet import import_keras
 
     keras = import_keras()
@@ -184,14 +205,16 @@ def _load_keras(path: Path, classes: int = 10) -> Any:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad archives
         raise ModelError(f"cannot load {path.name}: {_one_line(exc)}") from None
-    _check_shapes(model, path, classes)
+    _check_shapes(model, path, classes, input_shape)
     return model
 
 
-def _check_shapes(model: Any, path: Path, classes: int = 10) -> None:
+def _check_shapes(model: Any, path: Path, classes: int = 10, input_shape: tuple[int, ...] | None = None) -> None:
     in_shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     out_shape = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
-    if in_shape not in {(28, 28, 1), (28, 28), (784,)}:
+    if input_shape is not None and in_shape != tuple(input_shape):
+        raise ModelError(f"{path.name} expects input {in_shape}; digitreader feeds it {tuple(input_shape)}")
+    if input_shape is None and in_shape not in {(28, 28, 1), (28, 28), (784,)}:
         raise ModelError(f"{path.name} expects input {in_shape}; digitreader feeds 28x28x1 crops")
     if out_shape != (classes,):
         raise ModelError(f"{path.name} outputs {out_shape}; expected {classes} class probabilities")

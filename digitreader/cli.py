@@ -69,7 +69,7 @@ def read_cmd(ctx: click.Context, images: tuple[str, ...], verbose: int, quiet: b
 def _read_command(images: list[str], model: Path | None, cache_dir: Path | None, fmt: str, polarity: str,
                   min_confidence: float, annotate: Path | None, show: bool, max_pixels: int,
                   charset: str = "digits", debug_dir: Path | None = None, verifier: str = "auto",
-                  pair_reader: str = "auto") -> int:
+                  pair_reader: str = "auto", run_reader: str = "auto") -> int:
     from .draw import annotate_image
     from .imageio import write_image
     from .reader import DigitReader
@@ -77,7 +77,7 @@ def _read_command(images: list[str], model: Path | None, cache_dir: Path | None,
 
     reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
                          max_pixels=max_pixels, quick_start=len(images) == 1, charset=charset, debug_dir=debug_dir,
-                         verifier=verifier, pair_reader=pair_reader)
+                         verifier=verifier, pair_reader=pair_reader, run_reader=run_reader)
     several = len(images) > 1
     if several and annotate is not None:
         try:
@@ -124,18 +124,19 @@ def _stem_for(path: str, index: int) -> str:
 
 
 @main_group.command("train")
-@click.option("--arch", type=click.Choice(("mlp", "cnn", "verifier", "pairs")), default=None,
+@click.option("--arch", type=click.Choice(("mlp", "cnn", "verifier", "pairs", "runs")), default=None,
               help="Architecture (required unless --init-model gives it). verifier: the single-digit verifier "
                    "(one whole digit, or merged digits / part of a digit?) used when splitting touching digits; "
                    "pairs: the pair reader (two touching or overlapping digits read together: 100 pairs, and "
-                   "one, three or four digits).")
+                   "one, three or four digits); runs: the run reader (1 to 4 touching digits read whole, a CRNN "
+                   "trained with CTC loss).")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="mnist.npz, a folder of IDX files, CSV, class folders 0/…9/, or USPS .h5. "
                    "Default: keras.datasets.mnist (needs network).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the model (.keras); reports and metadata go beside it.")
 @click.option("--epochs", type=click.IntRange(1), default=None,
-              help="Maximum epochs (default: mlp 40, cnn 30, verifier 6, pairs 20).")
+              help="Maximum epochs (default: mlp 40, cnn 30, verifier 6, pairs 20, runs 8).")
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init-model", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -89,7 +89,7 @@ def batch_cmd(ctx: click.Context, inputs: tuple[str, ...], verbose: int, quiet: 
         annotate_dir=opts["annotate_dir"], model=str(model) if model else None,
         cache_dir=str(opts["cache_dir"]) if opts["cache_dir"] else None, polarity=opts["polarity"],
         min_confidence=opts["min_confidence"], max_pixels=opts["max_pixels"], batch_size=opts["batch_size"],
-        verifier=opts["verifier"], pair_reader=opts["pair_reader"],
+        verifier=opts["verifier"], pair_reader=opts["pair_reader"], run_reader=opts["run_reader"],
         scheduler=opts["scheduler"],
         progress=(stderr_is_terminal() and not quiet) if opts["progress"] is None else opts["progress"],
     )

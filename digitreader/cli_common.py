@@ -33,8 +33,12 @@ def verbosity_options(func: Callable) -> Callable:
 
 
 def helper_model_options(func: Callable) -> Callable:
-    """``--verifier`` and ``--pair-reader PATH|auto|none``, shared by read, batch and webcam (passed to
-    DigitReader as they are)."""
+    """``--verifier``, ``--pair-reader`` and ``--run-reader PATH|auto|none``, shared by read, batch and webcam
+    (passed to DigitReader as they are)."""
+    func = click.option("--run-reader", default="auto", show_default=True, metavar="PATH|auto|none",
+                        help="The model that reads a box of 1 to 4 touching digits whole, without cutting it, as "
+                             "a second opinion on the cuts: auto (the shipped output/digit_runs.keras), a model "
+                             "made by 'train --arch runs' (for batch: a path valid on every worker), or none.")(func)
     func = click.option("--pair-reader", default="auto", show_default=True, metavar="PATH|auto|none",
                         help="The model that reads two touching or overlapping digits together, where cutting "
                              "them apart leaves each with part of the other: auto (the shipped "

@@ -61,7 +61,7 @@ def _parse_roi(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @verbosity_options
 @click.pass_context
 def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model: Path | None, verifier: str,
-               pair_reader: str,
+               pair_reader: str, run_reader: str,
                cache_dir: Path | None, polarity: str, min_confidence: float, roi: tuple[int, int, int, int] | None,
                stable_frames: int, vote: int | None, no_display: bool, fmt: str | None, realtime: bool,
                record: Path | None, snapshot_dir: Path, timeout: float, scale: float, workers: int | None,
@@ -106,7 +106,7 @@ def webcam_cmd(ctx: click.Context, camera: int | None, source: str | None, model
         from .reader import DigitReader
 
         reader = DigitReader(model, polarity=polarity, min_confidence=min_confidence, cache_dir=cache_dir,
-                             verifier=verifier, pair_reader=pair_reader)
+                             verifier=verifier, pair_reader=pair_reader, run_reader=run_reader)
         ctx.exit(WebcamSession(reader, frames, options).run())
     finally:
         frames.close()

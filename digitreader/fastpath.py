@@ -34,8 +34,10 @@ class OnnxClassifier:
 
     @classmethod
     def load(cls, path: str | Path, backend: str = "auto", name: str | None = None,
-             quick_start: bool = False, classes: int = 10) -> OnnxClassifier:
-        """Open ``path`` with ``backend`` and check that it reads 28x28 crops into ``classes`` probabilities.
+             quick_start: bool = False, classes: int = 10,
+             layouts: tuple[tuple[int, ...], ...] = LAYOUTS) -> OnnxClassifier:
+        """Open ``path`` with ``backend`` and check that it reads 28x28 crops (or one of ``layouts``) into
+        ``classes`` probabilities.
 
         ``auto`` tries onnxruntime, then OpenCV DNN; with ``quick_start`` (one image to read: start-up time
         dominates) OpenCV DNN first, which saves importing onnxruntime (~0.1 s).
@@ -51,7 +53,7 @@ class OnnxClassifier:
         for candidate in order:
             try:
                 run = _opencv_runner(path) if candidate == "opencv" else _onnxruntime_runner(path)
-                layout = _find_layout(run, path, classes)
+                layout = _find_layout(run, path, classes, layouts)
             except ModelError as exc:
                 errors.append(f"{candidate}: {exc}")
                 continue
@@ -110,9 +112,10 @@ def _onnxruntime_runner(path: Path) -> Any:
     return run
 
 
-def _find_layout(run: Any, path: Path, classes: int = 10) -> tuple[int, ...]:
+def _find_layout(run: Any, path: Path, classes: int = 10,
+                 layouts: tuple[tuple[int, ...], ...] = LAYOUTS) -> tuple[int, ...]:
     """The first input layout the model accepts whose output is ``classes`` class probabilities."""
-    for layout in LAYOUTS:
+    for layout in layouts:
         try:
             out = np.asarray(run(np.zeros((2, *layout), np.float32)))
         except Exception:  # wrong layout: each runtime raises its own error type
@@ -120,10 +123,20 @@ def _find_layout(run: Any, path: Path, classes: int = 10) -> tuple[int, ...]:
         if out.size != 2 * classes:
             continue
         out = out.reshape(2, classes)
-        if not (np.isfinite(out).all() and (out >= -1e-6).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+        if not (np.isfinite(out).all() and (out >= -1e-6).all() and _distributions(out)):
             raise ModelError(f"{path.name} does not output {classes} class probabilities (softmax)")
         return layout
-    raise ModelError(f"{path.name} does not take 28x28 crops and return {classes} classes")
+    wanted = "28x28 crops" if layouts == LAYOUTS else " or ".join("x".join(map(str, lay)) for lay in layouts)
+    raise ModelError(f"{path.name} does not take {wanted} and return {classes} classes")
+
+
+def _distributions(out: np.ndarray) -> bool:
+    """Each row of ``out`` is one probability distribution, or (the run reader: one per output column) several
+    of equal size side by side."""
+    blocks = int(round(float(out[0].sum())))
+    if blocks < 1 or out.shape[1] % blocks:
+        return False
+    return bool(np.allclose(out.reshape(len(out), blocks, -1).sum(axis=2), 1.0, atol=1e-3))
 
 
 def _opencv_reason(exc: cv2.error) -> str:

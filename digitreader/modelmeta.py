@@ -18,6 +18,13 @@ INPUT_CONVENTION = {
     "polarity": "white-on-black",
     "normalisation": "mnist: ink cropped, larger side 20 px (area resampling), centre of mass at (14, 14)",
 }
+RUN_INPUT_CONVENTION = {  # the run reader's canvas (runs.normalise_run)
+    "shape": [32, 128, 1],
+    "dtype": "float32",
+    "range": [0.0, 1.0],
+    "polarity": "white-on-black",
+    "normalisation": "run: ink cropped, 24 px tall (or 120 px wide at most; area resampling), centred",
+}
 
 
 def meta_path(model_path: str | Path) -> Path:
@@ -92,5 +99,9 @@ def check_meta(model_path: str | Path, meta: dict[str, Any], sha256: str | None 
             f"{model_path} does not match its metadata {meta_path(model_path).name} "
             "(sha256 differs: the file was changed or replaced after training)"
         )
-    if meta.get("input", {}).get("shape") != INPUT_CONVENTION["shape"]:
+    if meta.get("architecture") == "runs":
+        if meta.get("input", {}).get("shape") != RUN_INPUT_CONVENTION["shape"]:
+            raise ModelError(f"{model_path}: metadata declares input {meta.get('input')}, expected the 32x128x1 "
+                             "run canvas")
+    elif meta.get("input", {}).get("shape") != INPUT_CONVENTION["shape"]:
         raise ModelError(f"{model_path}: metadata declares input {meta.get('input')}, expected 28x28x1 MNIST")

@@ -115,7 +115,7 @@ def _centre_of_mass_paste(small: np.ndarray) -> np.ndarray:
 def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, int, int, int]],
                     members: list[list[int]], masks: list[np.ndarray | None] | None = None,
                     faint: bool = False, blocked: np.ndarray | None = None) -> np.ndarray:
-    """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out).
+    """(N, 28, 28) float32: each box's own ink (neighbours' intruding strokes masked out), normalised.
 
     A box's own pixels are those of its components (``members``), or ``masks[n]`` (an (h, w) bool
     array over the box) when given: a piece of a split component. ``faint``: a whole component's crop also
@@ -124,8 +124,19 @@ def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, 
     they would be).
     """
     crops = np.zeros((len(boxes), SIDE, SIDE), np.float32)
+    for n, (window, _) in enumerate(own_ink_windows(ink, labels, boxes, members, masks, faint, blocked)):
+        crops[n] = normalise_crop(window)
+    return crops
+
+
+def own_ink_windows(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                    members: list[list[int]], masks: list[np.ndarray | None] | None = None,
+                    faint: bool = False, blocked: np.ndarray | None = None) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """Each box's ink in a window a little larger than the box, with every pixel not its own set to 0, and the
+    window's top-left corner (x, y) (see :func:`crops_for_boxes` for the arguments)."""
+    windows = []
     masks = masks if masks is not None else [None] * len(boxes)
-    for n, ((x, y, w, h), ids, mask) in enumerate(zip(boxes, members, masks)):
+    for (x, y, w, h), ids, mask in zip(boxes, members, masks):
         pad = max(2, int(0.06 * h))
         y0, y1 = max(0, y - pad), min(ink.shape[0], y + h + pad)
         x0, x1 = max(0, x - pad), min(ink.shape[1], x + w + pad)
@@ -146,8 +157,8 @@ def crops_for_boxes(ink: np.ndarray, labels: np.ndarray, boxes: list[tuple[int, 
             if blocked is not None:
                 near_others |= (blocked[y0:y1, x0:x1] > 0).astype(np.uint8)
             own |= _faint_strokes(ink[y0:y1, x0:x1], own, near_others)
-        crops[n] = normalise_crop(ink[y0:y1, x0:x1] * own)
-    return crops
+        windows.append((ink[y0:y1, x0:x1] * own, (x0, y0)))
+    return windows
 
 
 def _faint_strokes(window: np.ndarray, own: np.ndarray, near_others: np.ndarray) -> np.ndarray:

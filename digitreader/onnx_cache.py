@@ -61,11 +61,12 @@ def valid_entry(source_sha256: str, cache_dir: Path) -> Path | None:
     return onnx_path
 
 
-def probe_batch() -> np.ndarray:
-    """A fixed batch of crops (blank, noise, strokes) used to check an export against its Keras model."""
+def probe_batch(shape: tuple[int, int, int] = (28, 28, 1)) -> np.ndarray:
+    """A fixed batch of crops (blank, noise, strokes) of ``shape`` used to check an export against its Keras
+    model."""
     rng = np.random.default_rng(0)
-    probe = np.zeros((8, 28, 28, 1), np.float32)
-    probe[1:4] = rng.random((3, 28, 28, 1), dtype=np.float32)
+    probe = np.zeros((8, *shape), np.float32)
+    probe[1:4] = rng.random((3, *shape), dtype=np.float32)
     for i in range(4, 8):
         probe[i, 4:24, 10 + i:14 + i] = 1.0
         probe[i, 4 + 3 * i:8 + 3 * i, 6:22] = 0.7
@@ -154,11 +155,15 @@ def _export(keras_model: Any, target: Path) -> None:
 
 
 def _check_export(keras_model: Any, onnx_path: Path) -> None:
-    from .fastpath import OnnxClassifier
+    from .fastpath import LAYOUTS, OnnxClassifier
 
-    probe = probe_batch()
-    expected = np.asarray(keras_model(probe.reshape((len(probe), *keras_model.input_shape[1:])), training=False))
-    got = OnnxClassifier.load(onnx_path, classes=int(keras_model.output_shape[-1])).predict_proba(probe[..., 0])
+    shape = tuple(keras_model.input_shape[1:])
+    image_shape = shape if len(shape) == 3 else (28, 28, 1)  # a flat (784,) input reads 28x28 crops
+    probe = probe_batch(image_shape)
+    expected = np.asarray(keras_model(probe.reshape((len(probe), *shape)), training=False))
+    layouts = ((*image_shape[:2], 1),) if image_shape[:2] != (28, 28) else LAYOUTS
+    got = OnnxClassifier.load(onnx_path, classes=int(keras_model.output_shape[-1]),
+                              layouts=layouts).predict_proba(probe[..., 0])
     error = float(np.abs(expected - got).max())
     if not error <= EXPORT_TOLERANCE:
         raise ValueError(f"the ONNX export differs from the Keras model by {error:.2e} on the probe batch")

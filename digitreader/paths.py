@@ -11,6 +11,7 @@ from pathlib import Path
 DEFAULT_MODEL_NAME = "mnist_cnn.keras"
 VERIFIER_MODEL_NAME = "digit_verifier.keras"  # the single-digit verifier used when splitting touching digits
 PAIR_MODEL_NAME = "digit_pairs.keras"  # the pair reader: two touching or overlapping digits read together
+RUN_MODEL_NAME = "digit_runs.keras"  # the run reader: 1 to 4 touching digits read whole
 MODEL_ENV = "DIGITREADER_MODEL"
 SHARE_SUBDIR = Path("share") / "digitreader" / "output"
 # The shipped models' sha256, pinned in code: a shipped model file that does not match is refused before it is

@@ -13,14 +13,16 @@ from typing import Any
 import numpy as np
 
 from .architectures import PAIR_FOUR, PAIR_ONE, PAIR_OTHER, PAIR_THREE
-from .classify import Classifier, load_classifier, load_pair_reader, load_verifier
+from .classify import Classifier, load_classifier, load_pair_reader, load_run_reader, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .linestrokes import strokes_along_lines
 from .marks import broken_piece_candidates, place_marks
+from .normalise import own_ink_windows
 from .page import sheet_on_paper
-from .paths import PAIR_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
+from .paths import PAIR_MODEL_NAME, RUN_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
+from .runs import MAX_RUN, RUN_STEPS, best_path, normalise_run, run_cuts
 from .segment import (
     Box,
     Segmentation,
@@ -113,6 +115,11 @@ PAIR_UNIT_COST = 0.5
 # seed-1 +1, seed-2 +2 -1 (1.0: +3 -1, +1, +3 -4; the pages lost undercount runs holding a 1: RESULTS, "Thirteenth
 # pass").
 COUNT_WEIGHT, COUNT_FLOOR = 0.5, 4.0
+# The run reader reads every box that got candidate cuts whole (a CRNN: no cuts); where it reads the box otherwise
+# than the cuts chosen did, its best path at least this probable replaces their reading (benchmarks/RESULTS.md,
+# "Twenty-third pass").
+RUN_CONFIDENCE = 0.9
+RUN_MIN_PIECE = 0.2  # ... and where it cuts the box again, no piece may be narrower than this x the row's digit height
 
 
 @dataclass
@@ -154,7 +161,8 @@ class DigitReader:
                  max_pixels: int = DEFAULT_MAX_PIXELS, backend: str | None = None,
                  quick_start: bool = False, charset: str = "digits", debug_dir: str | Path | None = None,
                  threads: int | None = None, verifier: str | Path | Classifier | None = "auto",
-                 pair_reader: str | Path | Classifier | None = "auto") -> None:
+                 pair_reader: str | Path | Classifier | None = "auto",
+                 run_reader: str | Path | Classifier | None = "auto") -> None:
         if model is None or isinstance(model, (str, Path)):
             self.classifier: Classifier = load_classifier(model or default_model_path(), cache_dir=cache_dir,
                                                           backend=backend, quick_start=quick_start)
@@ -163,6 +171,7 @@ class DigitReader:
         helper_options = {"cache_dir": cache_dir, "backend": backend, "quick_start": quick_start}
         self.verifier = _helper_model(verifier, VERIFIER_MODEL_NAME, load_verifier, helper_options)
         self.pair_reader = _helper_model(pair_reader, PAIR_MODEL_NAME, load_pair_reader, helper_options)
+        self.run_reader = _helper_model(run_reader, RUN_MODEL_NAME, load_run_reader, helper_options)
         if polarity not in ("auto", "dark", "light"):
             raise ValueError("polarity must be 'auto', 'dark' or 'light'")
         self.polarity = polarity
@@ -287,6 +296,8 @@ class DigitReader:
                 decisions[-1].append((plan, own, plan.choose(own, probs[plan.index])))
         if self.pair_reader is not None:
             self._reread_pairs(segmentations, decisions)
+        if self.run_reader is not None:
+            self._reread_runs(segmentations, probabilities, decisions)
         out = []
         for seg, probs, image_decisions in zip(segmentations, probabilities, decisions):
             probs = list(probs)
@@ -333,6 +344,48 @@ class DigitReader:
                 rereadings.setdefault((id(own), right), (own, right, []))[2].append(joint.sum(axis=0))
         for own, k, readings in rereadings.values():
             own[k] = sharpest_reading(readings)
+
+    def _reread_runs(self, segmentations: list[Segmentation], probabilities: list[np.ndarray],
+                     decisions: list[list[tuple]]) -> None:
+        """Every box that got candidate cuts is read whole by the run reader (``runs.py``). Where it reads the box
+        otherwise than the cuts chosen did, at least ``RUN_CONFIDENCE`` surely, its reading replaces theirs: with
+        the same number of digits, each piece takes the run reader's reading; else the box is cut again between
+        the digits where the run reader saw them (unless a piece would be narrower than ``RUN_MIN_PIECE``)."""
+        jobs, canvases = [], []
+        for seg, probs, image_decisions in zip(segmentations, probabilities, decisions):
+            for n, (plan, own, chosen) in enumerate(image_decisions):
+                i = plan.index
+                ((window, origin),) = own_ink_windows(seg.ink, seg.labels, [plan.box], [seg.members[i]],
+                                                      [seg.masks[i]], faint=True, blocked=seg.near_lines)
+                canvas, placement = normalise_run(window)
+                if placement is None:
+                    continue
+                lattice = ([int(own[k].argmax()) for k in chosen] if chosen is not None else [int(probs[i].argmax())])
+                jobs.append((seg, image_decisions, n, lattice, placement, origin, window.shape[1]))
+                canvases.append(canvas)
+        if not jobs:
+            return
+        columns = self.run_reader.predict_proba(np.stack(canvases)).reshape(len(canvases), RUN_STEPS, -1)
+        for (seg, image_decisions, n, lattice, placement, origin, width), column_probs in zip(jobs, columns):
+            reading = best_path(column_probs)
+            if (not reading.digits or reading.digits == lattice or reading.confidence < RUN_CONFIDENCE
+                    or len(reading.digits) > MAX_RUN):
+                continue
+            plan, own, chosen = image_decisions[n]
+            if chosen is not None and len(chosen) == len(reading.digits):
+                own = own.copy()
+                own[chosen] = reading.probabilities
+                image_decisions[n] = (plan, own, chosen)
+                continue
+            cuts = [origin[0] + c - plan.box[0] for c in run_cuts(reading, placement, width)]
+            pieces = _cut_box(plan.box, seg.box_mask(plan.index), cuts)
+            if len(pieces) != len(reading.digits) or any(box[2] < RUN_MIN_PIECE * plan.height for box, _ in pieces):
+                continue
+            start = len(plan.boxes)
+            plan.boxes.extend(box for box, _ in pieces)
+            plan.masks.extend(mask for _, mask in pieces)
+            own = np.concatenate([own, reading.probabilities])
+            image_decisions[n] = (plan, own, list(range(start, start + len(pieces))))
 
     def _judge_boxes(self, segmentations: list[Segmentation]) -> list[_Judgement]:
         """Per image, the helpers' view of each box that may hold several digits (one batched call per
@@ -520,6 +573,23 @@ class DigitReader:
                           for char, box, line in sorted(placed, key=lambda m: (m[2], m[1][0])))
         return Result(path=path, digits=digits, model=self.classifier.name, min_confidence=self.min_confidence,
                       image_size=(int(shape[1]), int(shape[0])), marks=marks, charset=self.charset)
+
+
+def _cut_box(box: Box, mask: np.ndarray, cuts: list[int]) -> list[tuple[Box, np.ndarray]]:
+    """``box`` (with its (h, w) bool ``mask``) cut by vertical lines at ``cuts`` (box x): each piece's box (tight
+    round its ink) and mask; none where a piece is empty."""
+    x, y, w, h = box
+    edges = [0, *sorted(min(max(c, 1), w - 1) for c in cuts), w]
+    pieces = []
+    for left, right in zip(edges, edges[1:]):
+        part = np.zeros_like(mask)
+        part[:, left:right] = mask[:, left:right]
+        ys, xs = np.nonzero(part)
+        if not len(ys):
+            return []
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        pieces.append(((x + int(x0), y + int(y0), int(x1 - x0), int(y1 - y0)), part[y0:y1, x0:x1]))
+    return pieces
 
 
 def _pair_part(probabilities: np.ndarray) -> np.ndarray:

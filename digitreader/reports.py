@@ -47,7 +47,8 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:  # the run reader has no accuracy curve
+            ax.legend()
     if "val_accuracy" in history:
         ax_acc.set_ylim(max(0.9, min(history["val_accuracy"]) - 0.005), 1.0)
     fig.suptitle(title)

@@ -22,6 +22,10 @@ from .architectures import (
     PAIR_ONE,
     PAIR_OTHER,
     PAIR_THREE,
+    RUN_ARCH,
+    RUN_CLASSES,
+    RUN_STEPS,
+    RUN_SYMBOLS,
     VERIFIER_ARCH,
     VERIFIER_CLASSES,
     build_model,
@@ -34,16 +38,19 @@ from .augment import (
     merged_digits,
     not_pairs,
     pair_batch,
+    run_batch,
     verifier_batch,
 )
 from .datasets import Dataset, load_dataset
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
+from .modelmeta import RUN_INPUT_CONVENTION
+from .runs import best_path
 
 log = logging.getLogger(__name__)
-DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6, PAIR_ARCH: 20}
-ALL_ARCHITECTURES = (*ARCHITECTURES, VERIFIER_ARCH, PAIR_ARCH)
-OUTPUT_CLASSES = {VERIFIER_ARCH: 2, PAIR_ARCH: PAIR_CLASSES}  # the rest: 10 digits
+DEFAULT_EPOCHS = {"mlp": 40, "cnn": 30, VERIFIER_ARCH: 6, PAIR_ARCH: 20, RUN_ARCH: 8}
+ALL_ARCHITECTURES = (*ARCHITECTURES, VERIFIER_ARCH, PAIR_ARCH, RUN_ARCH)
+OUTPUT_CLASSES = {VERIFIER_ARCH: 2, PAIR_ARCH: PAIR_CLASSES, RUN_ARCH: RUN_CLASSES}  # the rest: 10 digits
 NO_AUGMENT = AugmentConfig(rotation_deg=0.0, zoom=0.0, aspect=0.0, shear=0.0, shift_px=0.0, elastic_p=0.0,
                            thicken_p=0.0, thin_p=0.0, blur_p=0.0)
 
@@ -96,9 +103,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=lr * 0.1, warmup_target=lr, warmup_steps=steps_per_epoch,
         decay_steps=max(1, steps_per_epoch * (epochs - 1)), alpha=0.01)
-    # One-hot targets: merged-digit outliers (augment.py) train towards the uniform distribution.
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    if arch == RUN_ARCH:
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_ctc_on_columns(keras))
+    else:
+        # One-hot targets: merged-digit outliers (augment.py) train towards the uniform distribution.
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
+                      metrics=["accuracy"])
 
     batches = _augmenting_batches(keras, x_fit, y_fit, cfg, arch)
     if not len(x_val):
@@ -109,6 +119,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     elif arch == PAIR_ARCH:
         crops, targets = pair_batch(x_val, y_val, np.random.default_rng(cfg.seed + 2), NO_AUGMENT)
         validation = (crops[..., None].astype(np.float32) / 255.0, targets)
+    elif arch == RUN_ARCH:
+        canvases, targets = run_batch(x_val, y_val, np.random.default_rng(cfg.seed + 2), NO_AUGMENT)
+        validation = (canvases[..., None].astype(np.float32) / 255.0, targets)
     else:
         validation = (x_val[..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y_val])
     monitor = "val_loss" if validation is not None else "loss"
@@ -136,6 +149,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     elif arch == PAIR_ARCH:
         metrics = pair_metrics(KerasClassifier(inference, out.name, classes=PAIR_CLASSES), x_test, y_test, cfg.seed)
         _write_reports(out, arch, hist, metrics)
+    elif arch == RUN_ARCH:
+        metrics = run_metrics(KerasClassifier(inference, out.name, classes=RUN_CLASSES), x_test, y_test, cfg.seed)
+        _write_reports(out, arch, hist, metrics)
     else:
         probabilities = KerasClassifier(inference, out.name).predict_proba(x_test.astype(np.float32) / 255.0)
         metrics = metrics_from_predictions(y_test, probabilities)
@@ -153,6 +169,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
         **({"classes": list(PAIR_CLASS_NAMES), "pair_test": metrics["pairs"]}
            if arch == PAIR_ARCH else {}),
+        **({"input": RUN_INPUT_CONVENTION, "classes": ["blank", *map(str, range(10))],
+            "output": f"{RUN_STEPS} columns x {RUN_SYMBOLS} probabilities, flattened", "run_test": metrics["runs"]}
+           if arch == RUN_ARCH else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
             "best_epoch": best_epoch, "batch_size": cfg.batch_size, "seed": cfg.seed,
@@ -234,6 +253,8 @@ def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConf
                 images, targets = verifier_batch(x[idx], rng, augment)
             elif arch == PAIR_ARCH:
                 images, targets = pair_batch(x[idx], y[idx], rng, augment)
+            elif arch == RUN_ARCH:
+                images, targets = run_batch(x[idx], y[idx], rng, augment)
             elif cfg.augment:
                 images, targets = augment_with_targets(x[idx], y[idx], rng, cfg.augment_config)
             else:
@@ -259,6 +280,32 @@ def verifier_metrics(verifier: Any, x_test: np.ndarray, seed: int = 0) -> dict[s
         rates[f"{name}_{'accepted' if label else 'rejected'}"] = hits / max(1, len(crops))
         right, total = right + hits, total + len(crops)
     return {"accuracy": right / max(1, total), "errors": total - right, "samples": total, "verifier": rates}
+
+
+def _ctc_on_columns(keras: Any) -> Any:
+    """CTC loss for the run reader, whose output is its columns' probabilities flattened: the log-probabilities
+    serve as logits (they are their own log-softmax)."""
+    ops = keras.ops
+
+    def ctc(y_true: Any, y_pred: Any) -> Any:
+        columns = ops.reshape(y_pred, (-1, RUN_STEPS, RUN_SYMBOLS))
+        return keras.losses.ctc(y_true, ops.log(ops.clip(columns, 1e-8, 1.0)))
+
+    return ctc
+
+
+def run_metrics(run_reader: Any, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """The run reader on as many runs of held-out digits as there are test digits (``run_batch``, no
+    augmentation): the share read whole and right, overall and by the run's length."""
+    canvases, targets = run_batch(x_test, y_test, np.random.default_rng(seed + 3), NO_AUGMENT)
+    columns = run_reader.predict_proba(canvases[..., None].astype(np.float32) / 255.0)
+    right = np.array([best_path(c).digits == [int(t) - 1 for t in row if t]
+                      for c, row in zip(columns.reshape(-1, RUN_STEPS, RUN_SYMBOLS), targets)])
+    sizes = (targets > 0).sum(axis=1)
+    by_size = {str(k): {"accuracy": float(right[sizes == k].mean()), "samples": int((sizes == k).sum())}
+               for k in np.unique(sizes)}
+    return {"accuracy": float(right.mean()) if len(right) else 0.0, "errors": int((~right).sum()),
+            "samples": len(right), "runs": by_size}
 
 
 def pair_metrics(pair_reader: Any, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict[str, Any]:
@@ -289,10 +336,13 @@ def _progress_callback(keras: Any, epochs: int) -> Any:
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
             lr = float(np.asarray(self.model.optimizer.learning_rate))
-            parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}",
-                     f"acc {logs.get('accuracy', float('nan')) * 100:.2f}%"]
+            parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
+            if "accuracy" in logs:  # the run reader (CTC loss) has no accuracy metric
+                parts.append(f"acc {logs['accuracy'] * 100:.2f}%")
             if "val_loss" in logs:
-                parts += [f"val_loss {logs['val_loss']:.4f}", f"val_acc {logs['val_accuracy'] * 100:.2f}%"]
+                parts.append(f"val_loss {logs['val_loss']:.4f}")
+            if "val_accuracy" in logs:
+                parts.append(f"val_acc {logs['val_accuracy'] * 100:.2f}%")
             parts += [f"lr {lr:.2e}", f"{time.monotonic() - self.started:.0f}s"]
             log.info("  ".join(parts))
 

@@ -60,6 +60,7 @@ class BatchOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     verifier: str | None = "auto"  # see DigitReader
     pair_reader: str | None = "auto"  # see DigitReader
+    run_reader: str | None = "auto"  # see DigitReader
     batch_size: int = DEFAULT_BATCH_SIZE
     scheduler: str | None = None  # a Dask scheduler address: tcp://HOST:PORT
     classifier: Any = None  # an in-process classifier object (jobs=0 only), e.g. a test double
@@ -70,7 +71,7 @@ class BatchOptions:
         return ReaderConfig(model=self.model, cache_dir=self.cache_dir, polarity=self.polarity,
                             min_confidence=self.min_confidence, max_pixels=self.max_pixels,
                             annotate_dir=self.annotate_dir, verifier=self.verifier,
-                            pair_reader=self.pair_reader)
+                            pair_reader=self.pair_reader, run_reader=self.run_reader)
 
     def items(self) -> Iterator[Item]:
         return iter_items(iter_sources(self.inputs, self.glob, parse_extensions(self.extensions)))
@@ -96,7 +97,8 @@ def make_backend(options: BatchOptions) -> Backend:
 
             reader = DigitReader(options.classifier, polarity=options.polarity,
                                  min_confidence=options.min_confidence, max_pixels=options.max_pixels,
-                                 verifier=options.verifier, pair_reader=options.pair_reader)
+                                 verifier=options.verifier, pair_reader=options.pair_reader,
+                                 run_reader=options.run_reader)
         return InProcessBackend(config, reader)
     return ProcessBackend(config, options.jobs)
 

@@ -36,6 +36,7 @@ class ReaderConfig:
     annotate_dir: str | None = None
     verifier: str | None = "auto"  # the single-digit verifier: "auto" (shipped), a path valid on every worker, None
     pair_reader: str | None = "auto"  # the pair reader, given the same ways
+    run_reader: str | None = "auto"  # the run reader, given the same ways
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def cached_reader(config: ReaderConfig) -> Any:
             reader = DigitReader(config.model, polarity=config.polarity, min_confidence=config.min_confidence,
                                  cache_dir=config.cache_dir, max_pixels=config.max_pixels,
                                  verifier=config.verifier, pair_reader=config.pair_reader,
+                                 run_reader=config.run_reader,
                                  threads=1)  # parallelism comes from the worker processes
             _READER = (config, reader)
         return _READER[1]
