@@ -22,6 +22,7 @@ SHIPPED_SHA256 = {
     "mnist_mlp.keras": "14d6c715c2b3dee59d2d1dcc52075dfad89b8d763105b53a84f3ea11998133ca",
     "digit_verifier.keras": "92cc6d81a4d2adbc3de1c256de42fe0ef496247ef5a36032d2d9af446642f4ef",
     "digit_pairs.keras": "7268f0de1bee9a32117ae873e1b44539011723811b2fe1a5e486e0a45ce68d99",
+    "digit_runs.keras": "bdc60c4dfaec422700ddf3c4cd5c1c7ffa891ce0096be41222bba107aacf2516",
 }
 
 

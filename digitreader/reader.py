@@ -153,7 +153,8 @@ class DigitReader:
     shipped one when installed), a path, a loaded model (2 probabilities: not one digit, one digit), or None
     (also ``"none"``, as the command line gives it). ``pair_reader``: the model that reads two touching or
     overlapping digits together (103 probabilities: ``10 x left + right``, then one, three and four digits), given the
-    same ways.
+    same ways. ``run_reader``: the model that reads a box of 1 to 4 touching digits whole (a CRNN: per output column,
+    the blank and the 10 digits), given the same ways; ``"auto"`` loads the shipped one when first needed.
     """
 
     def __init__(self, model: str | Path | Classifier | None = None, *, polarity: str = "auto",
@@ -171,7 +172,12 @@ class DigitReader:
         helper_options = {"cache_dir": cache_dir, "backend": backend, "quick_start": quick_start}
         self.verifier = _helper_model(verifier, VERIFIER_MODEL_NAME, load_verifier, helper_options)
         self.pair_reader = _helper_model(pair_reader, PAIR_MODEL_NAME, load_pair_reader, helper_options)
-        self.run_reader = _helper_model(run_reader, RUN_MODEL_NAME, load_run_reader, helper_options)
+        # The run reader is only needed where a box gets candidate cuts: the shipped one ("auto") is loaded then
+        # (a page of well-separated digits never loads it); one given by path is loaded now, so a bad file fails early.
+        self._run_reader = None if run_reader == "auto" else _helper_model(run_reader, RUN_MODEL_NAME,
+                                                                            load_run_reader, helper_options)
+        self._run_reader_pending = run_reader == "auto"
+        self._helper_options = helper_options
         if polarity not in ("auto", "dark", "light"):
             raise ValueError("polarity must be 'auto', 'dark' or 'light'")
         self.polarity = polarity
@@ -187,6 +193,14 @@ class DigitReader:
         # Digits far from the heights the segmentation was made for are segmented on a resized copy (see
         # segment_at_working_scale); off, every image is segmented at its own size (the webcam's --scale).
         self.working_scale = True
+
+    @property
+    def run_reader(self) -> Classifier | None:
+        """The run reader (see ``_reread_runs``), loaded on first use when it is the shipped one."""
+        if self._run_reader_pending:
+            self._run_reader = _helper_model("auto", RUN_MODEL_NAME, load_run_reader, self._helper_options)
+            self._run_reader_pending = False
+        return self._run_reader
 
     def read(self, image: np.ndarray | str | Path, path: str | None = None) -> Result:
         """Read one image (an array, or a path to decode). Raises DigitReaderError for bad files."""

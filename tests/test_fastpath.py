@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO, SAMPLES
 
-from digitreader.classify import KerasClassifier, load_classifier, load_pair_reader, load_verifier
+from digitreader.classify import KerasClassifier, load_classifier, load_pair_reader, load_run_reader, load_verifier
 from digitreader.errors import ExitCode, ModelError
 from digitreader.fastpath import OnnxClassifier
 from digitreader.modelmeta import file_sha256
@@ -41,13 +41,14 @@ def _imported_after(args: list[str], cache: Path) -> tuple[subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def filled_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cache holding the ONNX exports of the shipped CNN, verifier and pair reader (built once, through
+    """A cache holding the ONNX exports of the shipped CNN, verifier, pair reader and run reader (built once, through
     TensorFlow)."""
     cache = tmp_path_factory.mktemp("filled-cache")
     classifier = load_classifier(CNN, cache_dir=cache)
     assert isinstance(classifier, OnnxClassifier)
     assert isinstance(load_verifier(REPO / "output" / "digit_verifier.keras", cache_dir=cache), OnnxClassifier)
     assert isinstance(load_pair_reader(REPO / "output" / "digit_pairs.keras", cache_dir=cache), OnnxClassifier)
+    assert isinstance(load_run_reader(REPO / "output" / "digit_runs.keras", cache_dir=cache), OnnxClassifier)
     return cache
 
 
