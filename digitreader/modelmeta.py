@@ -58,6 +58,9 @@ def library_versions() -> dict[str, str]:
         versions["tensorflow"] = sys.modules["tensorflow"].__version__
     if "keras" in sys.modules:
         versions["keras"] = sys.modules["keras"].__version__
+        versions["keras_backend"] = sys.modules["keras"].backend.backend()
+        if versions["keras_backend"] == "jax" and "jax" in sys.modules:
+            versions["jax"] = sys.modules["jax"].__version__
     return versions
 
 

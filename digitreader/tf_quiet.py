@@ -36,10 +36,15 @@ def _stderr_to_devnull():
 
 
 def import_keras() -> ModuleType:
-    """Return the ``keras`` module, importing TensorFlow quietly on first use."""
+    """Return the ``keras`` module, importing TensorFlow quietly on first use. (``KERAS_BACKEND=jax`` or ``torch``,
+    set before, trains on that backend instead: the saved ``.keras`` file is the same format.)"""
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return sys.modules["keras"]
     _silence_environment()
+    if os.environ["KERAS_BACKEND"] != "tensorflow":
+        import keras
+
+        return keras
     with _stderr_to_devnull():
         import tensorflow as tf
 
