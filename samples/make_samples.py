@@ -82,6 +82,10 @@ BENCHMARK_PAGES = [
     # as two digit-sized pieces, each read 1. Page 98 of the seed-5 set's form pages, read right from the twentieth
     # pass (2026-11-22: two pieces by removed lines with no line between them may be one digit) and read 3811 before
     ("form_broken_along_rule", "form", 5, 98),
+    # a clean 2 kept whole after candidate cuts were tried on it, which the run reader reads as 7 (0.91). Page 27 of
+    # the seed-5 set's clean pages: read right by the twenty-third pass's final reader (a box kept whole and read as
+    # one digit keeps the digit classifier's reading) and as 53706773 by its first shipped one
+    ("clean_kept_whole", "clean", 5, 27),
 ]
 
 

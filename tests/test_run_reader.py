@@ -141,3 +141,18 @@ def test_shipped_run_reader_reads_held_out_mnist_runs(mnist_path: Path, tmp_path
 
 
 RUNS_HELD_OUT = 0.9
+
+
+KEPT_WHOLE = REPO / "samples" / "clean_kept_whole_53206773.png"
+
+
+def test_a_box_kept_whole_keeps_the_classifiers_reading_of_one_digit(tmp_path):
+    """samples/clean_kept_whole_53206773.png: the 2 got candidate cuts that were not taken. A run reader sure it is
+    one other digit is not listened to; one sure it is two digits cuts it."""
+    one = _SureRun("7", RUN_CONFIDENCE ** (0.5 / RUN_STEPS))
+    assert DigitReader(cache_dir=tmp_path, run_reader=one).read(KEPT_WHOLE).lines == ["53206773"]
+    assert one.calls >= 1
+    two = _SureRun("77", RUN_CONFIDENCE ** (0.5 / RUN_STEPS))
+    result = DigitReader(cache_dir=tmp_path, run_reader=two).read(KEPT_WHOLE)
+    assert result.lines == ["537706773"]  # the 2's box, cut in two, each piece read 7
+    assert result.digits[2].box[0] + result.digits[2].box[2] <= result.digits[3].box[0] + 2
