@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ModelError
 from .fastpath import BACKENDS as ONNX_BACKENDS
-from .fastpath import OnnxClassifier
+from .fastpath import OnnxClassifier, chunk_for
 from .modelmeta import check_meta, file_sha256, read_meta
 from .paths import pinned_sha256
 
@@ -48,8 +48,8 @@ class KerasClassifier:
         crops = crops.reshape((len(crops), *self.input_shape))
         if len(crops) == 0:
             return np.zeros((0, self.classes), np.float32)
-        parts = [np.asarray(self.model(crops[i:i + PREDICT_CHUNK], training=False))
-                 for i in range(0, len(crops), PREDICT_CHUNK)]
+        step = PREDICT_CHUNK if crops[0].size <= 784 else chunk_for(crops[0].size)
+        parts = [np.asarray(self.model(crops[i:i + step], training=False)) for i in range(0, len(crops), step)]
         return np.concatenate(parts).astype(np.float32)
 
 

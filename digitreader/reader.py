@@ -19,8 +19,9 @@ from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .linestrokes import strokes_along_lines
 from .marks import broken_piece_candidates, place_marks
 from .normalise import own_ink_windows
+from .onnx_cache import default_cache_dir, valid_entry
 from .page import sheet_on_paper
-from .paths import PAIR_MODEL_NAME, RUN_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
+from .paths import PAIR_MODEL_NAME, RUN_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path, pinned_sha256
 from .result import CHARSETS, Digit, Mark, Result
 from .runs import MAX_RUN, RUN_STEPS, best_path, normalise_run, run_cuts
 from .segment import (
@@ -172,12 +173,15 @@ class DigitReader:
         helper_options = {"cache_dir": cache_dir, "backend": backend, "quick_start": quick_start}
         self.verifier = _helper_model(verifier, VERIFIER_MODEL_NAME, load_verifier, helper_options)
         self.pair_reader = _helper_model(pair_reader, PAIR_MODEL_NAME, load_pair_reader, helper_options)
-        # The run reader is only needed where a box gets candidate cuts: the shipped one ("auto") is loaded then
-        # (a page of well-separated digits never loads it); one given by path is loaded now, so a bad file fails early.
-        self._run_reader = None if run_reader == "auto" else _helper_model(run_reader, RUN_MODEL_NAME,
-                                                                            load_run_reader, helper_options)
-        self._run_reader_pending = run_reader == "auto"
+        # The run reader is needed only where a box gets candidate cuts, and it runs on onnxruntime (OpenCV's DNN
+        # cannot parse its GRU; the import costs 35 MB and 50 ms): the shipped one ("auto") is loaded at the first such
+        # box, so a page of well-separated digits never loads it. Unless it is in the ONNX cache already: then it is
+        # exported now, with TensorFlow, beside the other models on a first run, not in the middle of a batch.
+        # One given by path is loaded now, so a bad file fails early.
         self._helper_options = helper_options
+        self._run_reader_pending = run_reader == "auto" and _in_onnx_cache(RUN_MODEL_NAME, helper_options)
+        self._run_reader = None if self._run_reader_pending else _helper_model(run_reader, RUN_MODEL_NAME,
+                                                                               load_run_reader, helper_options)
         if polarity not in ("auto", "dark", "light"):
             raise ValueError("polarity must be 'auto', 'dark' or 'light'")
         self.polarity = polarity
@@ -626,6 +630,17 @@ def _helper_model(value: str | Path | Classifier | None, shipped_name: str,
     if isinstance(value, (str, Path)):
         return loader(value, **options)
     return value
+
+
+def _in_onnx_cache(shipped_name: str, options: dict[str, Any]) -> bool:
+    """Whether the shipped model ``shipped_name`` can be loaded later without TensorFlow: it is installed and its
+    ONNX export is in the cache (or the Keras backend was asked for, which needs no export)."""
+    path = default_model_path(shipped_name)
+    sha256 = pinned_sha256(path) if path.is_file() else None
+    if sha256 is None or options.get("backend") == "keras":
+        return sha256 is not None
+    cache_dir = Path(options["cache_dir"]) if options.get("cache_dir") else default_cache_dir()
+    return valid_entry(sha256, cache_dir) is not None
 
 
 @dataclass

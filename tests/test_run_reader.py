@@ -16,6 +16,7 @@ from digitreader.augment import RUN_SIZE_P, run_batch
 from digitreader.classify import load_classifier, load_run_reader
 from digitreader.cli import main
 from digitreader.errors import ModelError
+from digitreader.paths import SHIPPED_SHA256
 from digitreader.reader import RUN_CONFIDENCE, DigitReader
 from digitreader.runs import MAX_RUN, RUN_HEIGHT, RUN_STEPS, RUN_WIDTH, best_path
 from digitreader.train import NO_AUGMENT
@@ -121,6 +122,18 @@ def test_the_reader_uses_the_shipped_run_reader_unless_told_not_to(tmp_path):
     run_reader = DigitReader(cache_dir=tmp_path).run_reader
     assert run_reader.name == "digit_runs.keras" and type(run_reader).__name__ == "OnnxClassifier"
     assert DigitReader(cache_dir=tmp_path, run_reader="none").run_reader is None
+
+
+def test_the_shipped_run_reader_is_exported_at_once_and_loaded_at_the_first_blob(tmp_path):
+    """An empty ONNX cache: the run reader is exported when the reader is made (not mid-batch). A cached one is
+    loaded only when a page has a box with candidate cuts (onnxruntime is a heavy import)."""
+    first = DigitReader(cache_dir=tmp_path)
+    assert first._run_reader is not None and not first._run_reader_pending
+    assert any(tmp_path.glob(f"{SHIPPED_SHA256['digit_runs.keras']}.onnx"))
+    reader = DigitReader(cache_dir=tmp_path)
+    assert reader._run_reader is None and reader._run_reader_pending
+    assert reader.read(SAMPLE).lines == ["651778970"] and reader._run_reader is None  # well-separated digits
+    assert reader.read(TOUCHING).lines == ["1768156"] and reader._run_reader is not None
 
 
 def test_cli_run_reader_none_and_a_wrong_run_reader(tmp_path, capsys):

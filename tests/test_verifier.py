@@ -57,7 +57,7 @@ def test_the_reader_uses_the_shipped_verifier_unless_told_not_to(tmp_path):
     verifier = DigitReader(cache_dir=tmp_path).verifier
     assert verifier.name == "digit_verifier.keras"
     assert type(verifier).__name__ == "OnnxClassifier"  # exported to the ONNX cache like the digit models
-    assert len(list(tmp_path.glob("*.onnx"))) == 3  # the CNN's, the verifier's and the pair reader's
+    assert len(list(tmp_path.glob("*.onnx"))) == 4  # the CNN's, the verifier's, the pair and the run reader's
     assert DigitReader(cache_dir=tmp_path, verifier=None).verifier is None
 
 
