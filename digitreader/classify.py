@@ -48,7 +48,7 @@ class KerasClassifier:
         crops = crops.reshape((len(crops), *self.input_shape))
         if len(crops) == 0:
             return np.zeros((0, self.classes), np.float32)
-        step = PREDICT_CHUNK if crops[0].size <= 784 else chunk_for(crops[0].size)
+        step = chunk_for(crops[0].size, PREDICT_CHUNK)
         parts = [np.asarray(self.model(crops[i:i + step], training=False)) for i in range(0, len(crops), step)]
         return np.concatenate(parts).astype(np.float32)
 
@@ -91,14 +91,31 @@ def load_classifier(path: str | Path, cache_dir: str | Path | None = None, backe
     _check_keras_archive(path)
     if backend == "keras":
         return KerasClassifier(_load_keras(path, classes, input_shape), name=path.name, meta=meta, classes=classes)
-    from .onnx_cache import default_cache_dir, valid_entry
+    from .onnx_cache import valid_entry
 
-    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    cache = _cache_folder(cache_dir)
     cached = valid_entry(sha256, cache)
     if cached is not None:
         return OnnxClassifier.load(cached, backend, name=path.name, quick_start=quick_start, classes=classes,
                                    **_layouts(input_shape))
     return _build_and_load(path, sha256, cache, backend, quick_start, classes, input_shape)
+
+
+def in_onnx_cache(path: str | Path, cache_dir: str | Path | None = None, backend: str | None = None) -> bool:
+    """Whether the shipped model at ``path`` loads without TensorFlow (its export is in the ONNX cache), or needs
+    no export (the ``keras`` backend). False for any other file: it is not known to be intact before it is read."""
+    sha256 = pinned_sha256(path) if Path(path).is_file() else None
+    if sha256 is None or (backend or os.environ.get(BACKEND_ENV)) == "keras":
+        return sha256 is not None
+    from .onnx_cache import valid_entry
+
+    return valid_entry(sha256, _cache_folder(cache_dir)) is not None
+
+
+def _cache_folder(cache_dir: str | Path | None) -> Path:
+    from .onnx_cache import default_cache_dir
+
+    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
 
 
 def _layouts(input_shape: tuple[int, ...] | None) -> dict[str, Any]:

@@ -18,16 +18,16 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "opencv", "onnxruntime")
 PREDICT_CHUNK = 1024  # 28x28 crops per call; larger inputs (the run reader's 32x128 canvas) get fewer, see chunk_for
-
-
 LARGE_INPUT_PIXELS = 16 * 32 * 128  # larger inputs: this many pixels a call (16 run canvases)
 
 
-def chunk_for(pixels: int) -> int:
-    """Inputs per model call: ``PREDICT_CHUNK`` 28x28 crops, fewer of a larger input so that a call's activations
+def chunk_for(pixels: int, crops: int = PREDICT_CHUNK) -> int:
+    """Inputs per model call: ``crops`` 28x28 crops, fewer of a larger input so that a call's activations
     stay small (the run reader's first layers hold about 1 MB per canvas: 200 canvases in one call took 220 MB more
     peak memory, 16 took 7 MB, and in calls of 16 they ran no slower)."""
-    return PREDICT_CHUNK if pixels <= 784 else max(1, LARGE_INPUT_PIXELS // pixels)
+    return crops if pixels <= 784 else max(1, LARGE_INPUT_PIXELS // pixels)
+
+
 # Input layouts an MNIST classifier exported to ONNX may expect, tried in this order.
 LAYOUTS: tuple[tuple[int, ...], ...] = ((28, 28, 1), (1, 28, 28), (784,), (28, 28))
 

@@ -102,9 +102,8 @@ def check_meta(model_path: str | Path, meta: dict[str, Any], sha256: str | None 
             f"{model_path} does not match its metadata {meta_path(model_path).name} "
             "(sha256 differs: the file was changed or replaced after training)"
         )
-    if meta.get("architecture") == "runs":
-        if meta.get("input", {}).get("shape") != RUN_INPUT_CONVENTION["shape"]:
-            raise ModelError(f"{model_path}: metadata declares input {meta.get('input')}, expected the 32x128x1 "
-                             "run canvas")
-    elif meta.get("input", {}).get("shape") != INPUT_CONVENTION["shape"]:
-        raise ModelError(f"{model_path}: metadata declares input {meta.get('input')}, expected 28x28x1 MNIST")
+    runs = meta.get("architecture") == "runs"
+    expected = RUN_INPUT_CONVENTION if runs else INPUT_CONVENTION
+    if meta.get("input", {}).get("shape") != expected["shape"]:
+        raise ModelError(f"{model_path}: metadata declares input {meta.get('input')}, expected "
+                         + ("the 32x128x1 run canvas" if runs else "28x28x1 MNIST"))

@@ -13,15 +13,14 @@ from typing import Any
 import numpy as np
 
 from .architectures import PAIR_FOUR, PAIR_ONE, PAIR_OTHER, PAIR_THREE
-from .classify import Classifier, load_classifier, load_pair_reader, load_run_reader, load_verifier
+from .classify import Classifier, in_onnx_cache, load_classifier, load_pair_reader, load_run_reader, load_verifier
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .linestrokes import strokes_along_lines
 from .marks import broken_piece_candidates, place_marks
 from .normalise import own_ink_windows
-from .onnx_cache import default_cache_dir, valid_entry
 from .page import sheet_on_paper
-from .paths import PAIR_MODEL_NAME, RUN_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path, pinned_sha256
+from .paths import PAIR_MODEL_NAME, RUN_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
 from .result import CHARSETS, Digit, Mark, Result
 from .runs import MAX_RUN, RUN_STEPS, best_path, normalise_run, run_cuts
 from .segment import (
@@ -179,7 +178,8 @@ class DigitReader:
         # exported now, with TensorFlow, beside the other models on a first run, not in the middle of a batch.
         # One given by path is loaded now, so a bad file fails early.
         self._helper_options = helper_options
-        self._run_reader_pending = run_reader == "auto" and _in_onnx_cache(RUN_MODEL_NAME, helper_options)
+        self._run_reader_pending = run_reader == "auto" and in_onnx_cache(default_model_path(RUN_MODEL_NAME),
+                                                                           cache_dir, backend)
         self._run_reader = None if self._run_reader_pending else _helper_model(run_reader, RUN_MODEL_NAME,
                                                                                load_run_reader, helper_options)
         if polarity not in ("auto", "dark", "light"):
@@ -630,17 +630,6 @@ def _helper_model(value: str | Path | Classifier | None, shipped_name: str,
     if isinstance(value, (str, Path)):
         return loader(value, **options)
     return value
-
-
-def _in_onnx_cache(shipped_name: str, options: dict[str, Any]) -> bool:
-    """Whether the shipped model ``shipped_name`` can be loaded later without TensorFlow: it is installed and its
-    ONNX export is in the cache (or the Keras backend was asked for, which needs no export)."""
-    path = default_model_path(shipped_name)
-    sha256 = pinned_sha256(path) if path.is_file() else None
-    if sha256 is None or options.get("backend") == "keras":
-        return sha256 is not None
-    cache_dir = Path(options["cache_dir"]) if options.get("cache_dir") else default_cache_dir()
-    return valid_entry(sha256, cache_dir) is not None
 
 
 @dataclass
