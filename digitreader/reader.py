@@ -597,20 +597,22 @@ class DigitReader:
 
 
 def _cut_box(box: Box, mask: np.ndarray, cuts: list[int]) -> list[tuple[Box, np.ndarray]]:
-    """``box`` (with its (h, w) bool ``mask``) cut by vertical lines at ``cuts`` (box x): each piece's box (tight
-    round its ink) and mask; none where a piece is empty."""
-    x, y, w, h = box
-    edges = [0, *sorted(min(max(c, 1), w - 1) for c in cuts), w]
-    pieces = []
-    for left, right in zip(edges, edges[1:]):
-        part = np.zeros_like(mask)
-        part[:, left:right] = mask[:, left:right]
-        ys, xs = np.nonzero(part)
-        if not len(ys):
-            return []
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        pieces.append(((x + int(x0), y + int(y0), int(x1 - x0), int(y1 - y0)), part[y0:y1, x0:x1]))
-    return pieces
+    """``box`` (with its (h, w) bool ``mask``) cut by straight vertical cuts, column ``c`` of ``cuts`` (box x)
+    starting the piece right of it: each piece as ``_tight_piece`` gives it; none where a piece is empty."""
+    h, w = mask.shape
+    edges = [None, *(np.full(h, min(max(c, 1), w - 1) - 1, np.int32) for c in sorted(cuts)), None]
+    pieces = [_tight_piece(box, piece_mask(mask, left, right)) for left, right in zip(edges, edges[1:])]
+    return [] if any(piece is None for piece in pieces) else pieces
+
+
+def _tight_piece(box: Box, piece: np.ndarray) -> tuple[Box, np.ndarray] | None:
+    """A piece of ``box`` (its bool mask over the box) as its box, tight round its ink, and its mask in that box;
+    None when it holds no ink."""
+    ys, xs = np.nonzero(piece)
+    if not len(ys):
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return (box[0] + int(x0), box[1] + int(y0), int(x1 - x0), int(y1 - y0)), piece[y0:y1, x0:x1]
 
 
 def _pair_part(probabilities: np.ndarray) -> np.ndarray:
@@ -811,7 +813,8 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int]
     plans = []
     doubted = doubted or set()
     for index in sorted((set(_boxes_by_width(seg, SPLIT_MIN_WIDTH)) | doubted) - (trusted or set())):
-        x, y, w, h = box = seg.boxes[index]
+        box = seg.boxes[index]
+        w = box[2]
         if w < SPLIT_KEEP_WIDTH * ref and probabilities[index].max() >= SPLIT_KEEP_CONFIDENCE and index not in doubted:
             continue
         if sum(len(plan.pairs) for plan in plans) >= SPLIT_PIECE_BUDGET:  # a page of noise: stop trying cuts
@@ -827,14 +830,12 @@ def _split_plans(seg: Segmentation, probabilities: np.ndarray, doubted: set[int]
         edges: list[np.ndarray | None] = [None, *cuts, None]
         pairs, boxes, masks = [], [], []
         for i, j in pieces_to_try(cuts, len(cuts) + 1 if index in (unbounded or set()) else MAX_DIGITS):
-            piece = piece_mask(mask, edges[i], edges[j])
-            ys, xs = np.nonzero(piece)
-            if not len(ys):
+            tight = _tight_piece(box, piece_mask(mask, edges[i], edges[j]))
+            if tight is None:
                 continue
-            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
             pairs.append((i, j))
-            boxes.append((x + int(x0), y + int(y0), int(x1 - x0), int(y1 - y0)))
-            masks.append(piece[y0:y1, x0:x1])
+            boxes.append(tight[0])
+            masks.append(tight[1])
         if pairs:
             plans.append(_SplitPlan(index, box, len(cuts), ref, cut_scores, pairs, boxes, masks))
     return plans
