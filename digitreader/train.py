@@ -24,6 +24,7 @@ from .architectures import (
     PAIR_THREE,
     RUN_ARCH,
     RUN_CLASSES,
+    RUN_INPUT_SHAPE,
     RUN_STEPS,
     RUN_SYMBOLS,
     VERIFIER_ARCH,
@@ -44,7 +45,7 @@ from .augment import (
 from .datasets import Dataset, load_dataset
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
-from .modelmeta import RUN_INPUT_CONVENTION
+from .modelmeta import RUN_INPUT_CONVENTION, meta_path
 from .runs import best_path
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     else:
         validation = (x_val[..., None].astype(np.float32) / 255.0, np.eye(10, dtype=np.float32)[y_val])
     monitor = "val_loss" if validation is not None else "loss"
+    checkpoint = checkpoint_path(out)
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
         _progress_callback(keras, epochs),
+        _checkpoint_callback(keras, checkpoint, monitor, arch, cfg.command),
     ]
     started = time.monotonic()
     history = model.fit(batches, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=0)
@@ -166,12 +169,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     "train_samples": len(x_fit), "validation_samples": len(x_val), "test_samples": len(x_test)},
         "test_accuracy": metrics["accuracy"],
         "test_errors": metrics["errors"],
-        **({"classes": list(VERIFIER_CLASSES), "verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
-        **({"classes": list(PAIR_CLASS_NAMES), "pair_test": metrics["pairs"]}
-           if arch == PAIR_ARCH else {}),
-        **({"input": RUN_INPUT_CONVENTION, "classes": ["blank", *map(str, range(10))],
-            "output": f"{RUN_STEPS} columns x {RUN_SYMBOLS} probabilities, flattened", "run_test": metrics["runs"]}
-           if arch == RUN_ARCH else {}),
+        **_role_fields(arch),
+        **({"verifier_test": metrics["verifier"]} if arch == VERIFIER_ARCH else {}),
+        **({"pair_test": metrics["pairs"]} if arch == PAIR_ARCH else {}),
+        **({"run_test": metrics["runs"]} if arch == RUN_ARCH else {}),
         "training": {
             "command": cfg.command, "epochs_max": epochs, "epochs_run": len(hist["loss"]),
             "best_epoch": best_epoch, "batch_size": cfg.batch_size, "seed": cfg.seed,
@@ -185,6 +186,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     })
+    for leftover in (checkpoint, meta_path(checkpoint)):
+        leftover.unlink(missing_ok=True)
     return {"model": str(out), "architecture": arch, "test_accuracy": metrics["accuracy"],
             "test_errors": metrics["errors"], "epochs_run": len(hist["loss"]), "seconds": round(seconds, 1)}
 
@@ -222,8 +225,9 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
     from .classify import load_classifier
     from .modelmeta import read_meta
 
-    classes = OUTPUT_CLASSES.get((read_meta(cfg.init_model) or {}).get("architecture"), 10)
-    classifier = load_classifier(cfg.init_model, backend="keras", classes=classes)
+    init_arch = (read_meta(cfg.init_model) or {}).get("architecture")
+    classifier = load_classifier(cfg.init_model, backend="keras", classes=OUTPUT_CLASSES.get(init_arch, 10),
+                                 input_shape=RUN_INPUT_SHAPE if init_arch == RUN_ARCH else None)
     arch = (classifier.meta or {}).get("architecture") or cfg.arch or "custom"
     if cfg.arch and arch != cfg.arch:
         raise ModelError(f"--init-model is a {arch} model but --arch {cfg.arch} was given")
@@ -347,6 +351,48 @@ def _progress_callback(keras: Any, epochs: int) -> Any:
             log.info("  ".join(parts))
 
     return Progress()
+
+
+def checkpoint_path(out: Path) -> Path:
+    """Where training keeps its best model so far: ``out/x.keras`` -> ``out/x.checkpoint.keras``."""
+    return out.with_name(f"{out.stem}.checkpoint.keras")
+
+
+def _role_fields(arch: str) -> dict[str, Any]:
+    """Metadata naming what a non-classifier model takes and gives (its classes; the run reader's canvas)."""
+    if arch == VERIFIER_ARCH:
+        return {"classes": list(VERIFIER_CLASSES)}
+    if arch == PAIR_ARCH:
+        return {"classes": list(PAIR_CLASS_NAMES)}
+    if arch == RUN_ARCH:
+        return {"input": RUN_INPUT_CONVENTION, "classes": ["blank", *map(str, range(10))],
+                "output": f"{RUN_STEPS} columns x {RUN_SYMBOLS} probabilities, flattened"}
+    return {}
+
+
+def _checkpoint_callback(keras: Any, path: Path, monitor: str, arch: str, command: str) -> Any:
+    """Save the inference weights (with metadata) at ``path`` after every epoch that improves ``monitor``, so a
+    run that is stopped keeps its best model; ``--init-model`` on it goes on from there. ``train`` removes the
+    checkpoint once the final model is written."""
+    class Checkpoint(keras.callbacks.Callback):
+        best = math.inf
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            value = float((logs or {}).get(monitor, math.inf))
+            if not value < self.best:
+                return
+            self.best = value
+            inference = keras.Model.from_config(self.model.get_config())
+            inference.set_weights(self.model.get_weights())
+            save_model_atomically(inference, path)
+            from .modelmeta import write_meta
+
+            write_meta(path, {"architecture": arch, "parameters": int(inference.count_params()), **_role_fields(arch),
+                              "checkpoint": {"epoch": epoch + 1, monitor: value},
+                              "training": {"command": command}})
+            log.info("checkpoint: epoch %d (%s %.4f) saved to %s", epoch + 1, monitor, value, path)
+
+    return Checkpoint()
 
 
 def save_model_atomically(model: Any, out: Path) -> None:

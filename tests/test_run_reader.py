@@ -49,6 +49,12 @@ def test_train_runs_writes_a_run_reader_with_its_canvas_and_test_accuracy(tmp_pa
         load_classifier(out, backend="keras")
     with pytest.raises(ModelError, match="not a run reader"):
         load_run_reader(SHIPPED_MLP, cache_dir=tmp_path / "cache")
+    tuned = tmp_path / "tuned.keras"
+    code = main(["train", "--init-model", str(out), "--data", str(data), "--out", str(tuned), "--epochs", "1",
+                 "--batch-size", "32", "--max-samples", "100", "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(tmp_path.joinpath("tuned.meta.json").read_text())["architecture"] == "runs"
+    assert not list(tmp_path.glob("*.checkpoint.*"))
 
 
 def test_training_runs_hold_one_to_four_digits_labelled_for_ctc():

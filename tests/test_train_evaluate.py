@@ -267,6 +267,43 @@ def test_fine_tune_from_init_model(tmp_path, trained, tiny_npz, capsys, keras):
     assert abs(np.corrcoef(start.ravel(), fresh.ravel())[0, 1]) < 0.2
 
 
+def test_a_stopped_run_keeps_its_best_epoch_as_a_checkpoint_to_go_on_from(tmp_path, tiny_npz, capsys, monkeypatch):
+    from digitreader import train as train_module
+    from digitreader.classify import load_classifier
+
+    real_checkpoint = train_module._checkpoint_callback
+
+    def stopping_after_epoch_two(*args):
+        checkpoint = real_checkpoint(*args)
+        save = checkpoint.on_epoch_end
+
+        def on_epoch_end(epoch, logs=None):
+            save(epoch, logs)
+            if epoch == 1:
+                raise KeyboardInterrupt  # as if the user pressed Ctrl-C or the job was killed here
+
+        checkpoint.on_epoch_end = on_epoch_end
+        return checkpoint
+
+    out = tmp_path / "m.keras"
+    monkeypatch.setattr(train_module, "_checkpoint_callback", stopping_after_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(train_module.TrainConfig(out=out, arch="mlp", data=tiny_npz, epochs=5, command="test"))
+    checkpoint = tmp_path / "m.checkpoint.keras"
+    assert not out.exists() and checkpoint.is_file()
+    meta = read_meta(checkpoint)
+    assert meta["architecture"] == "mlp" and meta["model_sha256"] == sha256(checkpoint)
+    assert meta["checkpoint"]["epoch"] in (1, 2) and meta["training"]["command"] == "test"
+    assert load_classifier(checkpoint, backend="keras").predict_proba(np.zeros((2, 28, 28))).shape == (2, 10)
+
+    monkeypatch.undo()
+    code, _, err = cli(capsys, "train", "--init-model", checkpoint, "--data", tiny_npz, "--out", out, "--epochs", 1,
+                       "-q")
+    assert code == 0, err
+    assert read_meta(out)["training"]["init_model_sha256"] == meta["model_sha256"]
+    assert not checkpoint.exists() and not (tmp_path / "m.checkpoint.meta.json").exists()
+
+
 def test_fine_tune_averaged_with_its_start(tmp_path, trained, tiny_npz, capsys, keras, monkeypatch):
     """--average-init saves the mean of the base weights and the fine-tuned ones (the weights the base had
     before training, not after), and says so in the metadata."""
