@@ -97,14 +97,14 @@ class _SureRun:
 def test_a_sure_run_reading_replaces_the_cut_pieces_reading_and_an_unsure_one_does_not(tmp_path):
     """samples/touching_hard_1768156.png holds a '15' blob that the splitter cuts in two: the run reader reads the
     blob whole, and only a reading at least ``RUN_CONFIDENCE`` probable counts."""
-    sure_column = RUN_CONFIDENCE ** (0.5 / RUN_STEPS)  # the whole path: sqrt(RUN_CONFIDENCE), above it
+    sure_column = RUN_CONFIDENCE ** (0.5 / RUN_STEPS)  # its best path: sqrt(RUN_CONFIDENCE), above it
     blank = np.zeros((1, RUN_HEIGHT, RUN_WIDTH), np.float32)
     reading = best_path(_SureRun("42", sure_column).predict_proba(blank)[0].reshape(RUN_STEPS, -1))
     assert reading.digits == [4, 2] and reading.confidence >= RUN_CONFIDENCE
     sure = _SureRun("42", sure_column)
     result = DigitReader(cache_dir=tmp_path, run_reader=sure).read(TOUCHING)
     assert sure.calls >= 1 and result.lines != ["1768156"] and "42" in result.lines[0]
-    unsure = _SureRun("42", RUN_CONFIDENCE ** (2.0 / RUN_STEPS))  # the path: RUN_CONFIDENCE squared
+    unsure = _SureRun("42", RUN_CONFIDENCE ** (2.0 / RUN_STEPS))  # its reading: about RUN_CONFIDENCE squared
     assert DigitReader(cache_dir=tmp_path, run_reader=unsure).read(TOUCHING).lines == ["1768156"]
     assert unsure.calls >= 1  # asked, and not listened to
 

@@ -12,7 +12,18 @@ from digitreader.runs import (
     best_path,
     normalise_run,
     run_cuts,
+    sequence_probability,
 )
+
+
+def _collapse(path: tuple[int, ...]) -> list[int]:
+    """CTC's many-to-one map: merge repeats, drop blanks (symbol 0), digits shifted back by one."""
+    out, previous = [], 0
+    for label in path:
+        if label and label != previous:
+            out.append(label - 1)
+        previous = label
+    return out
 
 
 def _columns(labels: list[int], sure: float = 0.9) -> np.ndarray:
@@ -29,7 +40,7 @@ def test_best_path_merges_repeats_and_drops_blanks() -> None:
     assert reading.probabilities.shape == (3, 10)
     assert reading.probabilities[0].argmax() == 2
     assert np.allclose(reading.probabilities.sum(axis=1), 1.0)
-    assert abs(reading.confidence - 0.9 ** 10) < 1e-6
+    assert 0.9 ** 10 < reading.confidence == sequence_probability(_columns([0, 3, 3, 0, 0, 8, 0, 8, 8, 0]), [2, 7, 7])
 
 
 def test_an_all_blank_path_reads_nothing() -> None:
@@ -67,3 +78,19 @@ def test_cuts_fall_between_the_digits_where_they_were_emitted() -> None:
     (cut,) = run_cuts(reading, placement, ink.shape[1])
     # Halfway between step 7's start (28) and step 16's (64): canvas x 46, window x 10 + (46 - 19) / 0.5.
     assert cut == 64
+
+
+def test_sequence_probability_sums_every_path_that_collapses_to_the_reading() -> None:
+    import itertools
+
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(4), size=5)  # 5 columns over blank and digits 0-2
+    totals: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(4), repeat=5):
+        key = tuple(_collapse(path))
+        totals[key] = totals.get(key, 0.0) + float(np.prod(probs[np.arange(5), path]))
+    for reading in ([], [0], [1, 1], [2, 0, 2], [0, 1, 2, 0]):
+        assert abs(sequence_probability(probs, reading) - totals.get(tuple(reading), 0.0)) < 1e-12, reading
+    assert abs(sum(totals.values()) - 1.0) < 1e-9
+    assert totals[(0, 0, 0)] > 0 and abs(sequence_probability(probs, [0, 0, 0]) - totals[(0, 0, 0)]) < 1e-12
+    assert sequence_probability(probs, [1, 1, 1, 1]) == 0.0  # four repeats need seven columns
