@@ -366,9 +366,9 @@ class DigitReader:
     def _reread_runs(self, segmentations: list[Segmentation], probabilities: list[np.ndarray],
                      decisions: list[list[tuple]]) -> None:
         """Every box that got candidate cuts is read whole by the run reader (``runs.py``). Where it reads the box
-        otherwise than the cuts chosen did, at least ``RUN_CONFIDENCE`` surely, its reading replaces theirs: with
-        the same number of digits, each piece takes the run reader's reading; else the box is cut again between
-        the digits where the run reader saw them (unless a piece would be narrower than ``RUN_MIN_PIECE``). A box
+        otherwise than the cuts chosen did, at least ``RUN_CONFIDENCE`` probable (``runs.sequence_probability``),
+        its reading replaces theirs: with the same number of digits, each piece takes the run reader's reading; else
+        the box is cut again between the digits where the run reader saw them (unless a piece would be narrower than ``RUN_MIN_PIECE``). A box
         kept whole that the run reader also reads as one digit keeps the digit classifier's reading (on held-out
         MNIST the classifier reads single digits better, and the twenty-third pass's benchmark lost four pages,
         a 2 read as 7, to the run reader's)."""
