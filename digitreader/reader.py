@@ -368,10 +368,10 @@ class DigitReader:
         """Every box that got candidate cuts is read whole by the run reader (``runs.py``). Where it reads the box
         otherwise than the cuts chosen did, at least ``RUN_CONFIDENCE`` probable (``runs.sequence_probability``),
         its reading replaces theirs: with the same number of digits, each piece takes the run reader's reading; else
-        the box is cut again between the digits where the run reader saw them (unless a piece would be narrower than ``RUN_MIN_PIECE``). A box
-        kept whole that the run reader also reads as one digit keeps the digit classifier's reading (on held-out
-        MNIST the classifier reads single digits better, and the twenty-third pass's benchmark lost four pages,
-        a 2 read as 7, to the run reader's)."""
+        the box is cut again between the digits where the run reader saw them (unless a piece would be narrower
+        than ``RUN_MIN_PIECE``). A box kept whole that the run reader also reads as one digit keeps the digit
+        classifier's reading (on held-out MNIST the classifier reads single digits better, and the twenty-third
+        pass's benchmark lost four pages, a 2 read as 7, to the run reader's)."""
         jobs, canvases = [], []
         for seg, probs, image_decisions in zip(segmentations, probabilities, decisions):
             for n, (plan, own, chosen) in enumerate(image_decisions):
