@@ -109,6 +109,29 @@ def test_a_sure_run_reading_replaces_the_cut_pieces_reading_and_an_unsure_one_do
     assert unsure.calls >= 1  # asked, and not listened to
 
 
+class _SpreadRun(_SureRun):
+    """A run reader double whose every digit spans two columns, each 0.8 that digit and 0.2 blank: the reading is
+    0.96 probable per digit, but its best path only 0.8 ** 2 per digit."""
+
+    def predict_proba(self, canvases: np.ndarray) -> np.ndarray:
+        out = super().predict_proba(canvases).reshape(len(canvases), RUN_STEPS, RUN_SYMBOLS)
+        for columns in out:
+            for step in np.flatnonzero(columns.argmax(axis=1) > 0):
+                digit = columns[step].argmax()
+                columns[step:step + 2] = 0.0
+                columns[step:step + 2, digit], columns[step:step + 2, 0] = 0.8, 0.2
+        return out.reshape(len(canvases), -1)
+
+
+def test_a_reading_counts_by_its_probability_over_every_path_not_its_best_paths(tmp_path):
+    spread = _SpreadRun("42", 1.0)
+    columns = spread.predict_proba(np.zeros((1, RUN_HEIGHT, RUN_WIDTH), np.float32))[0].reshape(RUN_STEPS, -1)
+    assert np.prod(columns.max(axis=1)) < 0.5 < RUN_CONFIDENCE <= best_path(columns).confidence
+    assert best_path(columns).digits == [4, 2]
+    result = DigitReader(cache_dir=tmp_path, run_reader=spread).read(TOUCHING)
+    assert spread.calls >= 1 and "42" in result.lines[0]
+
+
 def test_a_sure_run_reading_of_more_digits_cuts_the_box_again(tmp_path):
     """Read as three digits, the '15' blob is cut into three boxes side by side within it. (The '768' box, cut in
     three already, keeps its pieces and takes the reading.)"""
