@@ -79,14 +79,15 @@ class _SurePair:
 def test_a_sure_pair_reading_replaces_the_two_pieces_and_an_unsure_one_does_not(tmp_path, monkeypatch):
     """samples/touching_hard_1768156.png holds a '15' blob that the splitter cuts into two pieces: the pair
     reader reads those two again, and only its sure readings count. (The double calls every box a pair, so the
-    prior on how many digits a box holds, which it would also steer, is off.)"""
+    prior on how many digits a box holds, which it would also steer, is off; so is the run reader, which reads the
+    blob whole after the pair reader and is sure of the real '15'.)"""
     monkeypatch.setattr("digitreader.reader.COUNT_WEIGHT", 0.0)
     sample = REPO / "samples" / "touching_hard_1768156.png"
     sure = _SurePair(42, PAIR_CONFIDENCE + 0.05)
-    result = DigitReader(cache_dir=tmp_path, pair_reader=sure).read(sample)
+    result = DigitReader(cache_dir=tmp_path, pair_reader=sure, run_reader="none").read(sample)
     assert sure.calls >= 1 and result.lines != ["1768156"] and "42" in result.lines[0]
     unsure = _SurePair(42, PAIR_CONFIDENCE - 0.1)
-    assert DigitReader(cache_dir=tmp_path, pair_reader=unsure).read(sample).lines == ["1768156"]
+    assert DigitReader(cache_dir=tmp_path, pair_reader=unsure, run_reader="none").read(sample).lines == ["1768156"]
     assert unsure.calls >= 1  # asked, and not listened to
 
 
@@ -121,10 +122,12 @@ def test_shipped_pair_reader_says_held_out_single_digits_and_runs_are_not_two_di
 
 def test_the_pair_reader_reads_an_eight_overlapping_a_zero(tmp_path):
     """samples/touching_pair_8081.png: the 0 overlaps the 8; a cut leaves the 8's right side with the 0,
-    which then reads 3. Read together, the pair is 80."""
+    which then reads 3. Read together, the pair is 80. (So does the run reader, reading the blob whole.)"""
     sample = REPO / "samples" / "touching_pair_8081.png"
     assert DigitReader(cache_dir=tmp_path).read(sample).lines == ["8081"]
-    assert DigitReader(cache_dir=tmp_path, pair_reader=None).read(sample).lines == ["8381"]
+    assert DigitReader(cache_dir=tmp_path, run_reader="none").read(sample).lines == ["8081"]
+    assert DigitReader(cache_dir=tmp_path, pair_reader=None).read(sample).lines == ["8081"]
+    assert DigitReader(cache_dir=tmp_path, pair_reader=None, run_reader="none").read(sample).lines == ["8381"]
 
 
 class _Fixed:
