@@ -6,7 +6,8 @@ with a tail reaching below the baseline; a dash is a flat stroke around mid-heig
 small), ticks, underlines (below the digits or longer than one and a half digits) and marks outside
 the row's span are rejected, never forced into a digit or a separator.
 A mark lying against a digit may instead be a piece broken off it (a 2's base): see
-:func:`broken_piece_candidates`; the reader's classifier decides.
+:func:`broken_piece_candidates`; the reader's classifier decides. A comma written large enough to pass for a
+digit by its height alone is told by where it sits in its row: see :func:`hanging_marks`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ TRAILING_REACH = 3.0  # marks up to this many digit heights after a row's last d
 PIECE_MIN_SIZE = 0.2  # a mark at least this long (x the row's digit height) may be a piece of a broken digit
 PIECE_REACH = 0.15  # ... when it lies this close to the digit (x the digit height)
 PIECE_UNION_HEIGHT, PIECE_UNION_ASPECT = 1.15, 1.3  # ... and the two together stay digit-shaped
+# A whole component read as a digit is a mark hanging as a comma does when it is shorter than HANGING_HEIGHT x the
+# span of the digits on either side, its top lies below HANGING_TOP of that span, and its bottom reaches
+# HANGING_DROP of it below their baseline (benchmarks/RESULTS.md, "Twenty-fifth pass").
+HANGING_HEIGHT, HANGING_TOP, HANGING_DROP = 0.55, 0.45, 0.02
 
 
 def classify_mark(box: Box, top: float, bottom: float) -> str | None:
@@ -48,13 +53,10 @@ def place_marks(marks: list[Box], boxes: list[Box], lines: list[int]) -> list[tu
         for line in sorted(set(lines)):
             row = [b for b, n in zip(boxes, lines) if n == line]
             left = [b for b in row if b[0] + b[2] / 2 <= cx]
-            right = [b for b in row if b[0] + b[2] / 2 > cx]
-            near = [max(left, key=lambda b: b[0])] if left else []
-            near += [min(right, key=lambda b: b[0])] if right else []
-            if not near:
+            band = _neighbour_band(row, cx)
+            if band is None:
                 continue
-            top = min(b[1] for b in near)
-            bottom = max(b[1] + b[3] for b in near)
+            top, bottom = band
             height = bottom - top
             reach = max(b[0] + b[2] for b in row) + TRAILING_REACH * height  # trailing dashes after the last digit
             if not left or cx > reach or not top - 0.2 * height <= cy <= bottom + 0.4 * height:
@@ -68,6 +70,39 @@ def place_marks(marks: list[Box], boxes: list[Box], lines: list[int]) -> list[tu
         if char is not None:
             placed.append((char, mark, best[1]))
     return placed
+
+
+def _neighbour_band(row: list[Box], cx: float) -> tuple[int, int] | None:
+    """The top and bottom of the digits of ``row`` nearest to x = ``cx`` on its left and on its right (either may be
+    missing); None when the row has neither."""
+    left = [b for b in row if b[0] + b[2] / 2 <= cx]
+    right = [b for b in row if b[0] + b[2] / 2 > cx]
+    near = ([max(left, key=lambda b: b[0])] if left else []) + ([min(right, key=lambda b: b[0])] if right else [])
+    if not near:
+        return None
+    return min(b[1] for b in near), max(b[1] + b[3] for b in near)
+
+
+def hanging_marks(boxes: list[Box], lines: list[int], whole: list[bool]) -> list[int]:
+    """Indices of the boxes read as digits that hang in their row as a comma does: each a ``whole`` component (not a
+    piece cut from a blob of touching digits), shorter than ``HANGING_HEIGHT`` times the span of its neighbours in
+    its row (the nearest digit on either side), with its top below ``HANGING_TOP`` of that span and its bottom at
+    least ``HANGING_DROP`` of it below their baseline. A digit written small sits on the baseline or above it; a
+    comma's tail hangs below it, and once scaled to MNIST's 20 px a comma reads as a sure ``1``."""
+    hanging = []
+    for k, ((x, y, w, h), line, is_whole) in enumerate(zip(boxes, lines, whole)):
+        if not is_whole:
+            continue
+        row = [b for j, (b, n) in enumerate(zip(boxes, lines)) if n == line and j != k]
+        band = _neighbour_band(row, x + w / 2)
+        if band is None:
+            continue
+        top, bottom = band
+        span = bottom - top
+        if (span > 0 and h < HANGING_HEIGHT * span and y > top + HANGING_TOP * span
+                and y + h >= bottom + HANGING_DROP * span):
+            hanging.append(k)
+    return hanging
 
 
 def broken_piece_candidates(marks: list[Box], boxes: list[Box], lines: list[int],

@@ -17,7 +17,7 @@ from .classify import Classifier, in_onnx_cache, load_classifier, load_pair_read
 from .errors import DigitReaderError
 from .imageio import DEFAULT_MAX_PIXELS, decode_image_file, to_uint8_image
 from .linestrokes import strokes_along_lines
-from .marks import broken_piece_candidates, place_marks
+from .marks import broken_piece_candidates, hanging_marks, place_marks
 from .normalise import own_ink_windows
 from .page import sheet_on_paper
 from .paths import PAIR_MODEL_NAME, RUN_MODEL_NAME, VERIFIER_MODEL_NAME, default_model_path
@@ -224,6 +224,7 @@ class DigitReader:
         probabilities = self._attach_broken_pieces(segmentations, probabilities)
         probabilities = self._restore_strokes_along_lines(segmentations, probabilities)
         probabilities = self._split_touching_digits(segmentations, probabilities)
+        probabilities = [_set_aside_hanging_marks(seg, probs) for seg, probs in zip(segmentations, probabilities)]
         if self.debug_dir is not None:
             self._write_debug(images, paths, segmentations, segmented, probabilities)
         return [self._result(path, seg, probs, image.shape)
@@ -594,6 +595,15 @@ class DigitReader:
                           for char, box, line in sorted(placed, key=lambda m: (m[2], m[1][0])))
         return Result(path=path, digits=digits, model=self.classifier.name, min_confidence=self.min_confidence,
                       image_size=(int(shape[1]), int(shape[0])), marks=marks, charset=self.charset)
+
+
+def _set_aside_hanging_marks(seg: Segmentation, probabilities: np.ndarray) -> np.ndarray:
+    """Every whole component of ``seg`` read as a digit that hangs in its row as a comma does
+    (:func:`marks.hanging_marks`) becomes a mark, in place; the probabilities of the digits left."""
+    hanging = hanging_marks(seg.boxes, seg.lines, [mask is None for mask in seg.masks])
+    for k in sorted(hanging, reverse=True):
+        seg.set_aside(k)
+    return np.delete(np.asarray(probabilities).reshape(-1, 10), hanging, axis=0)
 
 
 def _cut_box(box: Box, mask: np.ndarray, cuts: list[int]) -> list[tuple[Box, np.ndarray]]:

@@ -127,6 +127,11 @@ class Segmentation:
         x, y, w, h = self.boxes[index]
         return np.isin(self.labels[y:y + h, x:x + w], self.members[index])
 
+    def set_aside(self, index: int) -> None:
+        """Make box ``index`` (a whole component or components) a mark instead of a digit."""
+        self.marks.append((self.boxes[index], self.members[index]))
+        del self.boxes[index], self.lines[index], self.members[index], self.masks[index]
+
     def replace(self, index: int, boxes: list[Box], masks: list[np.ndarray]) -> None:
         """Put several boxes (pieces of box ``index``, left to right) in its place, same row."""
         line, ids = self.lines[index], self.members[index]

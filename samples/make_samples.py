@@ -86,6 +86,11 @@ BENCHMARK_PAGES = [
     # the seed-5 set's clean pages: read right by the twenty-third pass's final reader (a box kept whole and read as
     # one digit keeps the digit classifier's reading) and as 53706773 by its first shipped one
     ("clean_kept_whole", "clean", 5, 27),
+    # a comma written as tall as 0.4 digit heights, its tail below the baseline: tall enough to pass for a digit, and
+    # read as a sure 1 once scaled to MNIST's size. Page 90 of the seed-0 (tuning) set's amounts pages, read right from
+    # the twenty-fifth pass (2026-12-07: a whole component hanging in its row as a comma does is a mark) and read
+    # 51800 before
+    ("amount_tall_comma", "amounts", 0, 90),
 ]
 
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from conftest import FakeClassifier
 
-from digitreader.marks import broken_piece_candidates, classify_mark, place_marks
+from digitreader.marks import broken_piece_candidates, classify_mark, hanging_marks, place_marks
 from digitreader.reader import DigitReader
 from digitreader.result import Digit, Mark, Result
 
@@ -96,3 +96,27 @@ def test_a_digit_broken_by_a_faint_stroke_is_read_whole_and_its_piece_is_no_dash
     x, y, w, h = result.digits[-5].box  # the 2, its box grown over its base
     bx, by, bw, bh = before.marks[0].box
     assert x <= bx and y <= by and bx + bw <= x + w and by + bh <= y + h
+
+
+def test_a_mark_hanging_below_the_baseline_is_no_digit_but_a_small_digit_on_it_is():
+    row = [(0, 100, 50, 80), (200, 100, 50, 80)]  # digits 80 px tall, baseline at 180
+    comma = (120, 150, 14, 40)  # 0.5 digit heights, its top low in the row, its tail 10 px below the baseline
+    small_digit = (120, 140, 30, 40)  # as short, but standing on the baseline
+    assert hanging_marks([row[0], comma, row[1]], [0, 0, 0], [True] * 3) == [1]
+    assert hanging_marks([row[0], small_digit, row[1]], [0, 0, 0], [True] * 3) == []
+    assert hanging_marks([row[0], comma, row[1]], [0, 0, 0], [True, False, True]) == []  # a piece cut from a blob
+    assert hanging_marks([row[0], (120, 110, 14, 80), row[1]], [0, 0, 0], [True] * 3) == []  # a 1 reaching down
+    assert hanging_marks([comma], [0], [True]) == []  # alone in its row: nothing to judge it by
+
+
+def test_a_tall_comma_is_read_as_a_mark_not_as_a_1(monkeypatch):
+    """samples/amount_tall_comma_5800.png (tuning amounts page 90): the comma of 5,800 is 0.4 digit heights tall,
+    tall enough to pass for a digit, and the CNN reads it as a sure 1 (51800) unless its place in the row sets it
+    aside."""
+    from conftest import SAMPLES
+
+    sample = SAMPLES / "amount_tall_comma_5800.png"
+    result = DigitReader(charset="decimal").read(sample)
+    assert result.lines == ["5,800"] and [m.char for m in result.marks] == [","]
+    monkeypatch.setattr("digitreader.reader.hanging_marks", lambda boxes, lines, whole: [])
+    assert DigitReader().read(sample).lines == ["51800"]
