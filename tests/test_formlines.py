@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 from conftest import SAMPLES, draw_number, iou
 
-from digitreader.formlines import Piece, _evenly_spaced_ticks, printed_lines, remove_lines
+from digitreader.formlines import Piece, _aligned_sides, _evenly_spaced_ticks, printed_lines, remove_lines
 from digitreader.segment import segment, segment_at_working_scale
 
 
@@ -529,3 +529,21 @@ def test_a_zeros_side_lying_along_the_frame_is_given_back():
     result = DigitReader().read(page)
     assert result.lines == ["000"]
     assert result.digits[2].confidence > 0.99
+
+
+def _vertical(x: int, y: int, h: int, thickness: int) -> Piece:
+    return Piece(False, x, y, thickness, h, float(thickness), np.ones((h, thickness), bool), False)
+
+
+def test_digit_stems_standing_on_a_rule_are_no_row_of_box_sides():
+    """Three straight strokes as thick as the handwriting (a printed 4's stem and an 8's two sides) run from the
+    top of the writing on into the rule under it: with the rule's rows they are taller than the writing, and they
+    start and end together, as a row of box sides does. With OpenCV 5.1's text rendering the 8's second side
+    became straight enough to be a third such piece, and the three were removed as box sides (`48` on a rule read
+    `4.` and fragments). Without the rule's rows they are no taller than the writing: no sides."""
+    stroke, ref = 8.35, 40.0
+    rule = Piece(True, 4, 79, 292, 10, 7.0, np.ones((10, 292), bool), True)
+    stems = [_vertical(x, 42, 48, 9) for x in (72, 123, 146)]
+    assert _aligned_sides([rule, *stems], stroke, ref) == [False] * 4
+    sides = [_vertical(x, 20, 62, 9) for x in (60, 120, 180)]  # box sides 1.5 writing heights tall, on the rule too
+    assert _aligned_sides([rule, *sides], stroke, ref) == [False, True, True, True]
