@@ -257,12 +257,12 @@ def test_a_loop_cut_off_by_a_rule_rejoins_its_digit():
 
 
 def test_a_line_fragment_joins_only_a_digit_within_reach():
-    from digitreader.reader import _fragment_candidates
+    from digitreader.repairs import fragment_candidates
 
     seg = segment(_six_on_a_rule())
-    assert [k for _, k in _fragment_candidates(seg)] == [2]  # the 6's stem, not the 8 far to its left
+    assert [k for _, k in fragment_candidates(seg)] == [2]  # the 6's stem, not the 8 far to its left
     seg.line_fragments = [((seg.boxes[2][0] + 60, *seg.line_fragments[0][0][1:]), seg.line_fragments[0][1])]
-    assert _fragment_candidates(seg) == []  # 60 px on: more than a quarter of a row's height away
+    assert fragment_candidates(seg) == []  # 60 px on: more than a quarter of a row's height away
 
 
 def _framed_amount(dashed: bool) -> np.ndarray:
@@ -519,12 +519,13 @@ def _zeros_in_boxes(stroke: int = 4, width: int = 30, n: int = 3, cell: int = 70
 def test_a_zeros_side_lying_along_the_frame_is_given_back():
     """Removing the frame's right side took the last 0's right side with it: it was read 6. The reader gives
     the 0 back the side's stretch between the ends of its arc, because the 0 is then read far more surely."""
-    from digitreader.reader import DigitReader, _restored_boxes
+    from digitreader.reader import DigitReader
+    from digitreader.repairs import restored_boxes
 
     page = _zeros_in_boxes()
     seg = segment_at_working_scale(page)
     assert len(seg.boxes) == 3
-    restored = {k for k, _, _ in _restored_boxes(seg)}
+    restored = {k for k, _, _ in restored_boxes(seg)}
     assert 2 in restored
     result = DigitReader().read(page)
     assert result.lines == ["000"]

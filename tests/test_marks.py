@@ -90,7 +90,7 @@ def test_a_digit_broken_by_a_faint_stroke_is_read_whole_and_its_piece_is_no_dash
     result = DigitReader(charset="decimal").read(sample)
     assert result.lines == ["811", "7213", "224987"] and result.marks == ()
     with monkeypatch.context() as patched:
-        patched.setattr(DigitReader, "_attach_broken_pieces", lambda self, segs, probs: probs)
+        patched.setattr("digitreader.repairs.attach_broken_pieces", lambda classify, segs, probs: probs)
         before = DigitReader(charset="decimal").read(sample)
     assert before.lines[-1].replace("-", "") == "274987" and [m.char for m in before.marks] == ["-"]
     x, y, w, h = result.digits[-5].box  # the 2, its box grown over its base
@@ -118,5 +118,5 @@ def test_a_tall_comma_is_read_as_a_mark_not_as_a_1(monkeypatch):
     sample = SAMPLES / "amount_tall_comma_5800.png"
     result = DigitReader(charset="decimal").read(sample)
     assert result.lines == ["5,800"] and [m.char for m in result.marks] == [","]
-    monkeypatch.setattr("digitreader.reader.hanging_marks", lambda boxes, lines, whole: [])
+    monkeypatch.setattr("digitreader.repairs.hanging_marks", lambda boxes, lines, whole: [])
     assert DigitReader().read(sample).lines == ["51800"]

@@ -81,7 +81,7 @@ def test_a_sure_pair_reading_replaces_the_two_pieces_and_an_unsure_one_does_not(
     reader reads those two again, and only its sure readings count. (The double calls every box a pair, so the
     prior on how many digits a box holds, which it would also steer, is off; so is the run reader, which reads the
     blob whole after the pair reader and is sure of the real '15'.)"""
-    monkeypatch.setattr("digitreader.reader.COUNT_WEIGHT", 0.0)
+    monkeypatch.setattr("digitreader.splitplan.COUNT_WEIGHT", 0.0)
     sample = REPO / "samples" / "touching_hard_1768156.png"
     sure = _SurePair(42, PAIR_CONFIDENCE + 0.05)
     result = DigitReader(cache_dir=tmp_path, pair_reader=sure, run_reader="none").read(sample)
@@ -158,8 +158,8 @@ def _glued_ones_page() -> np.ndarray:
 def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
     """A 1 glued to its neighbour makes a box too narrow to be tried by width: it gets candidate cuts only
     when the verifier doubts it is one digit and the pair reader is sure it is a pair."""
-    from digitreader.reader import _split_plans
     from digitreader.segment import segment
+    from digitreader.splitplan import split_plans
 
     page = _glued_ones_page()
     seg = segment(page)
@@ -175,7 +175,7 @@ def test_a_narrow_box_both_helpers_call_two_digits_gets_cuts(tmp_path):
         assert judged.doubted == doubted and set(judged.single) >= doubted
         assert 2 not in judged.paired  # too narrow to be cut in two by force
         probabilities = reader._classify_all([seg])[0]
-        assert [plan.index for plan in _split_plans(seg, probabilities, judged.doubted)] == sorted(doubted)
+        assert [plan.index for plan in split_plans(seg, probabilities, judged.doubted)] == sorted(doubted)
     assert DigitReader(cache_dir=tmp_path, pair_reader=None, verifier=_Fixed("v", np.array([0.8, 0.2])))._judge_boxes(
         [seg])[0].doubted == set()  # without the pair reader, narrow boxes are not judged at all
 
@@ -185,7 +185,7 @@ def test_a_doubted_box_without_candidate_cuts_is_cut_in_its_middle():
     helpers doubt it, so it is cut once, straight, in its middle, and the pair reader reads the halves as 11."""
     import cv2
 
-    from digitreader import reader as reader_module
+    from digitreader import splitplan
     from digitreader.segment import reference_height, stroke_width
     from digitreader.split import candidate_cuts, digit_width, middle_cut
 
@@ -200,12 +200,12 @@ def test_a_doubted_box_without_candidate_cuts_is_cut_in_its_middle():
     quarter = (ink[-1] - ink[0]) // 4
     assert ink[0] + quarter <= cut[0] <= ink[-1] - quarter and len(set(cut)) == 1
     assert reader.read(sample).lines == ["4528311"]
-    original = reader_module.middle_cut
+    original = splitplan.middle_cut
     try:
-        reader_module.middle_cut = lambda mask: []
+        splitplan.middle_cut = lambda mask: []
         assert reader.read(sample).lines != ["4528311"]
     finally:
-        reader_module.middle_cut = original
+        splitplan.middle_cut = original
     assert middle_cut(np.ones((40, 4), bool)) == []  # too narrow to cut
 
 
@@ -248,8 +248,8 @@ def test_a_wide_box_both_helpers_call_one_digit_stays_whole(tmp_path):
     """A wide single digit (a 0 written 1.3 times as wide as tall) gets no candidate cuts when the verifier
     accepts it as one digit and the pair reader is not sure it is a pair; either helper's doubt, no pair
     reader, or a box wider than any digit (1.6 row heights) brings the cuts back."""
-    from digitreader.reader import _split_plans
     from digitreader.segment import segment
+    from digitreader.splitplan import split_plans
 
     sure_00, unsure_00 = np.full(PAIR_CLASSES, 0.005 / 102), np.full(PAIR_CLASSES, 0.2 / 102)
     sure_00[0], unsure_00[0] = 0.995, 0.8
@@ -264,5 +264,5 @@ def test_a_wide_box_both_helpers_call_one_digit_stays_whole(tmp_path):
         [judged] = reader._judge_boxes([seg])
         assert (2 in judged.trusted) == (not planned)
         probabilities = reader._classify_all([seg])[0]
-        plans = _split_plans(seg, probabilities, judged.doubted, judged.trusted)
+        plans = split_plans(seg, probabilities, judged.doubted, judged.trusted)
         assert (2 in [plan.index for plan in plans]) == planned, (width, single, pairs is None)

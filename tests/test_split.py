@@ -138,11 +138,11 @@ def test_a_wide_zero_read_surely_stays_whole_against_confident_halves():
     """The numbers of a real case (rows page 15 of the benchmark): a 0 a third wider than tall (wider
     than 95 % of MNIST's 0s) read at 0.9997, against its halves read as 6 (0.9989) and 7 (0.9999)
     through a cheap cut. It stays a 0; a box twice as wide as tall read as one 0 is still cut."""
-    from digitreader.reader import _SplitPlan
+    from digitreader.splitplan import SplitPlan
 
-    def plan(width: int) -> _SplitPlan:
+    def plan(width: int) -> SplitPlan:
         half = width // 2
-        return _SplitPlan(index=0, box=(0, 0, width, 41), n_cuts=1, height=42.0, cut_scores=[-0.03],
+        return SplitPlan(index=0, box=(0, 0, width, 41), n_cuts=1, height=42.0, cut_scores=[-0.03],
                           pairs=[(0, 1), (1, 2)], boxes=[(0, 6, half, 35), (half, 0, width - half, 36)],
                           masks=[np.ones((35, half), bool), np.ones((36, width - half), bool)])
 
@@ -155,11 +155,11 @@ def test_the_verifier_keeps_a_one_from_being_swallowed_by_its_neighbour():
     """The numbers of a real case (touching page of the benchmark): '416' whose '1' leans on the 6. The
     classifier reads '16' as a sure 6, so without the verifier the cheaper '4' + '6' wins; the verifier
     says '16' is not one digit (0.05) and the three pieces win."""
-    from digitreader.reader import _SplitPlan
+    from digitreader.splitplan import SplitPlan
 
-    def plan(single=None, whole_single=None) -> _SplitPlan:
+    def plan(single=None, whole_single=None) -> SplitPlan:
         boxes = [(0, 0, 35, 68), (33, 0, 20, 68), (42, 0, 50, 68), (33, 0, 59, 68)]
-        return _SplitPlan(index=0, box=(0, 0, 92, 68), n_cuts=2, height=68.0, cut_scores=[-0.11, -0.26],
+        return SplitPlan(index=0, box=(0, 0, 92, 68), n_cuts=2, height=68.0, cut_scores=[-0.11, -0.26],
                           pairs=[(0, 1), (1, 2), (2, 3), (1, 3)], boxes=boxes,
                           masks=[np.ones((68, b[2]), bool) for b in boxes], single=single, whole_single=whole_single)
 
@@ -175,11 +175,11 @@ def test_a_paired_box_that_reads_best_whole_is_cut_into_its_best_two_pieces():
     """The numbers of a real case (touching page of the benchmark): '10' whose 1 overlaps the 0, so no piece
     reads 0 and the whole box, read as a 0, wins. When both helpers call the box two digits (``paired``), its
     best two pieces are taken instead (the pair reader then reads them together)."""
-    from digitreader.reader import _SplitPlan
+    from digitreader.splitplan import SplitPlan
 
-    def plan(paired: bool) -> _SplitPlan:
+    def plan(paired: bool) -> SplitPlan:
         boxes = [(73, 86, 44, 102), (73, 86, 66, 102), (98, 86, 84, 101), (120, 86, 62, 91)]
-        return _SplitPlan(index=0, box=(73, 86, 109, 102), n_cuts=2, height=92.0, cut_scores=[-0.3, -0.21],
+        return SplitPlan(index=0, box=(73, 86, 109, 102), n_cuts=2, height=92.0, cut_scores=[-0.3, -0.21],
                           pairs=[(0, 1), (0, 2), (1, 3), (2, 3)], boxes=boxes,
                           masks=[np.ones((b[3], b[2]), bool) for b in boxes],
                           single=np.array([0.905, 0.011, 1.0, 1.0]), whole_single=0.164, paired=paired)
@@ -193,11 +193,11 @@ def test_a_paired_box_that_reads_best_whole_is_cut_into_its_best_two_pieces():
 def test_a_capped_box_is_cut_into_two_pieces_at_most():
     """The pair reader sure of a pair caps the box at two pieces (``max_pieces``): the best three-piece path
     ('1', '4' and a sliver read as 1) gives way to the best two-piece one."""
-    from digitreader.reader import _SplitPlan
+    from digitreader.splitplan import SplitPlan
 
-    def plan(max_pieces: int) -> _SplitPlan:
+    def plan(max_pieces: int) -> SplitPlan:
         boxes = [(0, 0, 40, 90), (40, 0, 40, 90), (80, 0, 40, 90), (0, 0, 80, 90), (40, 0, 80, 90)]
-        return _SplitPlan(index=0, box=(0, 0, 120, 90), n_cuts=2, height=90.0, cut_scores=[0.2, 0.2],
+        return SplitPlan(index=0, box=(0, 0, 120, 90), n_cuts=2, height=90.0, cut_scores=[0.2, 0.2],
                           pairs=[(0, 1), (1, 2), (2, 3), (0, 2), (1, 3)], boxes=boxes,
                           masks=[np.ones((b[3], b[2]), bool) for b in boxes], max_pieces=max_pieces)
 
@@ -244,7 +244,7 @@ def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cu
     """'1' then two overlapping 0s: the single-digit pieces read the 0s as one wide 0 best, so the box reads '10'.
     The pair reader, sure the overlapping part is '00' and not one digit, makes it '1', '0', '0'."""
     from digitreader.architectures import PAIR_CLASSES, PAIR_OTHER
-    from digitreader.reader import _SplitPlan
+    from digitreader.splitplan import SplitPlan
 
     def pair(value: int, p: float, other: float) -> np.ndarray:
         q = np.full(PAIR_CLASSES, (1.0 - p - other) / (PAIR_CLASSES - 1))
@@ -254,10 +254,10 @@ def test_a_piece_the_pair_reader_reads_as_two_digits_is_cut_at_its_best_inner_cu
     boxes = [(0, 0, 30, 90), (30, 0, 60, 90), (90, 0, 60, 90), (30, 0, 120, 90), (0, 0, 90, 90)]
     pieces = np.stack([_probs(1, 0.9999), _probs(6, 0.8), _probs(0, 0.9), _probs(0, 0.99), _probs(4, 0.5)])
 
-    def plan(with_pairs: bool) -> _SplitPlan:
+    def plan(with_pairs: bool) -> SplitPlan:
         pairs = np.stack([pair(11, 0.1, 0.9), pair(60, 0.1, 0.9), pair(0, 0.1, 0.9), pair(0, 0.9999, 0.0001),
                           pair(10, 0.9, 0.1)]) if with_pairs else None
-        return _SplitPlan(index=0, box=(0, 0, 150, 90), n_cuts=2, height=90.0, cut_scores=[0.1, -0.3],
+        return SplitPlan(index=0, box=(0, 0, 150, 90), n_cuts=2, height=90.0, cut_scores=[0.1, -0.3],
                           pairs=[(0, 1), (1, 2), (2, 3), (1, 3), (0, 2)], boxes=boxes,
                           masks=[np.ones((b[3], b[2]), bool) for b in boxes], pair_probs=pairs,
                           whole_pair=even_counts if with_pairs else None)
@@ -273,7 +273,7 @@ def test_a_doubted_blob_offers_pieces_across_any_number_of_cuts(monkeypatch):
     spans five of them. Its pieces may span any number of cuts because the verifier doubts the blob; limited to
     four spans (``MAX_DIGITS``), as every box's were before, the 4 was cut short and read 1."""
     import digitreader.reader as reader_module
-    from digitreader.reader import _split_plans
+    from digitreader.splitplan import split_plans
 
     sample = REPO / "samples" / "touching_wide_604.png"
     reader = DigitReader()
@@ -282,14 +282,14 @@ def test_a_doubted_blob_offers_pieces_across_any_number_of_cuts(monkeypatch):
     seg = reader_module.segment(image)
     [judged] = reader._judge_boxes([seg])
     probabilities = reader._classify_all([seg])[0]
-    [plan] = _split_plans(seg, probabilities, judged.doubted, judged.trusted, judged.doubted | judged.capped)
+    [plan] = split_plans(seg, probabilities, judged.doubted, judged.trusted, judged.doubted | judged.capped)
     assert max(j - i for i, j in plan.pairs) > MAX_DIGITS
-    [bounded] = _split_plans(seg, probabilities, judged.doubted, judged.trusted)
+    [bounded] = split_plans(seg, probabilities, judged.doubted, judged.trusted)
     assert max(j - i for i, j in bounded.pairs) <= MAX_DIGITS
 
     def bounded_plans(seg, probabilities, doubted=None, trusted=None, unbounded=None):
-        return _split_plans(seg, probabilities, doubted, trusted)
+        return split_plans(seg, probabilities, doubted, trusted)
 
-    monkeypatch.setattr(reader_module, "_split_plans", bounded_plans)
+    monkeypatch.setattr(reader_module, "split_plans", bounded_plans)
     assert DigitReader(run_reader="none").read(sample).lines == ["601"]  # (the run reader, reading it whole, says 04)
     assert DigitReader().read(sample).lines == ["604"]
