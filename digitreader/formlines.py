@@ -592,16 +592,17 @@ def _aligned_sides(pieces: list[Piece], stroke: float, ref: float) -> list[bool]
 
 
 def _height_off_lines(side: Piece, pieces: list[Piece]) -> int:
-    """The rows of a vertical ``side`` that no horizontal piece across it covers. A digit's straight stem standing
-    on a rule runs on into the rule, and with the rule's rows it is taller than the writing; without them it is not.
-    (Three such stems on one rule, as a printed 4 and 8 have, were taken for a row of box sides and removed.)"""
+    """The height of a vertical ``side`` without the rows of a horizontal line that crosses it at one end (runs on
+    past it on both sides). A digit's straight stem standing on a rule runs on into the rule, and with the rule's
+    rows it is taller than the writing; without them it is not. (Three such stems on one rule, as a printed 4 and 8
+    have, were taken for a row of box sides and removed.) A box's top or bottom meeting its side at a corner is not
+    across it, and a side crossed at both ends (the inner sides of a row of joined boxes) keeps all its height."""
     rows = np.ones(side.h, bool)
-    centre = side.x + side.w / 2
     for p in pieces:
-        if p.horizontal and p.x <= centre <= p.x + p.w:
+        if p.horizontal and p.x < side.x - side.w and p.x + p.w > side.x + 2 * side.w:
             y0, y1 = max(p.y, side.y), min(p.y + p.h, side.y + side.h)
             rows[max(0, y0 - side.y):max(0, y1 - side.y)] = False
-    return int(rows.sum())
+    return side.h if not rows[0] and not rows[-1] else int(rows.sum())
 
 
 def _writing_height(mask: np.ndarray) -> tuple[float, float, tuple[list[Piece], float]]:
