@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -42,6 +43,12 @@ SPECK_HEIGHT_RATIO = 0.4  # components shorter than this x the row's digit heigh
 EDGE_FRAGMENT_RATIO = 0.7  # ... nor pieces this short cut off by the image's edge, alone in their row
 EDGE_SOLID_FILL = 0.65  # ... nor blobs at the edge this full of ink (a shadow in a corner), alone in their row
 MERGE_GAP_RATIO = 0.3  # vertical gap (x digit height) across which fragments of one digit merge
+# Two thin pieces of one straight stroke broken by a gap (a slanted 1 in two, each piece too short for a digit, the
+# upper one beside the lower one's top rather than over it) merge when they continue one another: each at least
+# BROKEN_STROKE_ELONGATION times as long as wide and BROKEN_STROKE_PART[0] to [1] digit heights long, their directions
+# and the line between their centres within BROKEN_STROKE_ANGLE degrees of each other, their nearest ends at most
+# BROKEN_STROKE_GAP digit heights apart (benchmarks/RESULTS.md, "Twenty-fifth pass").
+BROKEN_STROKE_ELONGATION, BROKEN_STROKE_ANGLE, BROKEN_STROKE_GAP, BROKEN_STROKE_PART = 2.5, 25.0, 0.25, (0.25, 0.8)
 # Two pieces one above the other, each this tall (x digit height), may make a digit 1.5 x as wide as tall
 STACKED_PIECE_HEIGHTS = (0.35, 0.8)
 # A bar beside the top of a piece (a 5's floating bar) does not join a piece under these heights and widths (x
@@ -309,7 +316,7 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
     components = [(i, tuple(int(v) for v in stats[i, :4])) for i in range(1, count) if stats[i, 4] >= 4]
     if len(components) > MAX_COMPONENTS:  # halftone or noise: keep the biggest pieces (in label order)
         components = sorted(sorted(components, key=lambda c: -stats[c[0], 4])[:MAX_COMPONENTS])
-    groups = _merge_fragments(components)
+    groups = _merge_fragments(components, labels)
     groups, marks = _split_off_marks(groups)
     groups = _drop_edge_fragments(groups, mask.shape, stats[:, cv2.CC_STAT_AREA])
     fragments = []
@@ -360,8 +367,9 @@ def _reference_height(groups: list[Group]) -> float:
     return float(np.median(big))
 
 
-def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
-    """Merge the pieces of each digit (see :func:`_same_digit`) until no pair qualifies.
+def _merge_fragments(components: list[tuple[int, Box]], labels: np.ndarray | None = None) -> list[Group]:
+    """Merge the pieces of each digit (see :func:`_same_digit`, and with the component ``labels``
+    :func:`_one_broken_stroke`) until no pair qualifies.
 
     The result is that of repeatedly merging the first qualifying pair (a, b) in index order, but a pair
     is tested again only when one of its groups grew, and only pairs whose union could be digit-sized are
@@ -380,6 +388,19 @@ def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
         y1 = np.maximum(boxes[others, 1] + boxes[others, 3], boxes[a, 1] + boxes[a, 3])
         return others[(y1 - y0 <= 1.5 * ref) & (x1 - x0 <= 1.5 * (y1 - y0))]
 
+    axes: dict[int, StrokeAxis | None] = {}
+
+    def same(a: int, b: int) -> bool:
+        (box_a, ids_a), (box_b, ids_b) = groups[a], groups[b]
+        if _same_digit(box_a, box_b, ref):
+            return True
+        if labels is None or len(ids_a) != 1 or len(ids_b) != 1:
+            return False
+        for label, box in ((ids_a[0], box_a), (ids_b[0], box_b)):
+            if label not in axes:
+                axes[label] = stroke_axis(labels, label, box, ref)
+        return _one_broken_stroke(axes[ids_a[0]], axes[ids_b[0]], ref)
+
     def merge(a: int, b: int) -> None:
         nonlocal boxes
         groups[a] = (union_box(groups[a][0], groups[b][0]), groups[a][1] + groups[b][1])
@@ -389,15 +410,13 @@ def _merge_fragments(components: list[tuple[int, Box]]) -> list[Group]:
 
     a = 0
     while a < len(groups):
-        b = next((int(b) for b in candidates(a, np.arange(a + 1, len(groups)))
-                  if _same_digit(groups[a][0], groups[int(b)][0], ref)), None)
+        b = next((int(b) for b in candidates(a, np.arange(a + 1, len(groups))) if same(a, int(b))), None)
         if b is None:
             a += 1
             continue
         merge(a, b)
         while True:  # the grown group may now pair with an earlier one: that pair comes first in index order
-            p = next((int(p) for p in candidates(a, np.arange(a))
-                      if _same_digit(groups[int(p)][0], groups[a][0], ref)), None)
+            p = next((int(p) for p in candidates(a, np.arange(a)) if same(int(p), a)), None)
             if p is None:
                 break
             merge(p, a)
@@ -431,6 +450,56 @@ def _same_digit(a: Box, b: Box, ref: float) -> bool:
         widest = 1.5  # a 5's thick flat top stroke over the rest of the 5
     return (x_overlap >= needed and y_gap <= MERGE_GAP_RATIO * ref
             and union[3] <= 1.5 * ref and union[2] <= widest * union[3])
+
+
+class StrokeAxis(NamedTuple):
+    """A thin piece of ink as a segment: its centre (x, y), unit direction, and extent along the direction."""
+
+    centre: np.ndarray
+    direction: np.ndarray
+    start: float
+    end: float
+
+
+def stroke_axis(labels: np.ndarray, label: int, box: Box, ref: float) -> StrokeAxis | None:
+    """The axis of component ``label`` (in ``box``) when it is a thin straight stroke (``BROKEN_STROKE_ELONGATION``
+    times as long as wide) from ``BROKEN_STROKE_PART[0]`` to ``BROKEN_STROKE_PART[1]`` digit heights long; else None."""
+    x, y, w, h = box
+    if not BROKEN_STROKE_PART[0] * ref <= max(w, h) <= BROKEN_STROKE_PART[1] * ref:
+        return None
+    ys, xs = np.nonzero(labels[y:y + h, x:x + w] == label)
+    if len(xs) < 3:
+        return None
+    points = np.stack([xs + x, ys + y], axis=1).astype(np.float64)
+    centre = points.mean(axis=0)
+    variances, vectors = np.linalg.eigh(np.cov((points - centre).T))
+    if variances[1] < BROKEN_STROKE_ELONGATION ** 2 * max(variances[0], 0.25):
+        return None
+    direction = vectors[:, 1]
+    along = (points - centre) @ direction
+    return StrokeAxis(centre, direction, float(along.min()), float(along.max()))
+
+
+def _one_broken_stroke(a: StrokeAxis | None, b: StrokeAxis | None, ref: float) -> bool:
+    """Whether two thin straight pieces continue one another across a short gap (see ``BROKEN_STROKE_*``): their
+    directions agree, the line from one's centre to the other's runs along them (two 1s side by side do not), and
+    their nearest ends are close. The two halves of a ``1`` a gap broke sit beside each other as much as above."""
+    if a is None or b is None:
+        return False
+    agreement = float(a.direction @ b.direction)
+    limit = math.cos(math.radians(BROKEN_STROKE_ANGLE))
+    if abs(agreement) < limit:
+        return False
+    mean = a.direction + math.copysign(1.0, agreement) * b.direction
+    mean /= np.linalg.norm(mean)
+    between = b.centre - a.centre
+    distance = float(np.linalg.norm(between))
+    if distance == 0 or abs(float(between @ mean)) < limit * distance:
+        return False
+    ends_a = [a.centre + t * a.direction for t in (a.start, a.end)]
+    ends_b = [b.centre + t * b.direction for t in (b.start, b.end)]
+    gap = min(float(np.linalg.norm(p - q)) for p in ends_a for q in ends_b)
+    return gap <= BROKEN_STROKE_GAP * ref
 
 
 def _comma_sized(box: Box, ref: float) -> bool:

@@ -355,3 +355,35 @@ def test_two_pieces_a_removed_line_left_apart_are_offered_as_one_digit():
 def test_pieces_parted_by_a_printed_line_or_far_from_one_are_not_offered():
     assert close_pairs(_pieces_by_a_rule(tick_x=120)) == []  # a comb's tick between them: two boxes, two digits
     assert close_pairs(_pieces_by_a_rule(rule_y=200)) == []  # the line is nowhere near them
+
+
+def _row_with_a_broken_slanted_1() -> np.ndarray:
+    """Four round digits 84 px tall and a slanted 1 broken by a gap across it: its halves continue one another,
+    the upper one beside the lower one's top more than over it."""
+    page = np.full((300, 600), 235, np.uint8)
+    for x in (60, 160, 400, 500):
+        cv2.ellipse(page, (x, 160), (28, 42), 0, 0, 360, 20, 8)
+    cv2.line(page, (250, 230), (262, 186), 20, 8)  # the 1's lower half
+    cv2.line(page, (268, 172), (281, 124), 20, 8)  # its upper half, after a gap of 15 px along the stroke
+    return page
+
+
+def test_the_two_halves_of_a_broken_slanted_1_are_one_digit(monkeypatch):
+    """Benchmark page seed 5 noisy_0046 (``712`` read as two rows ``12`` and ``71``): a gap broke the 1, and its
+    halves, side by side as much as one above the other, were two digits. They lie along one line, so they merge;
+    two 1s written side by side do not."""
+    import digitreader.segment as segment_module
+
+    seg = segment(_row_with_a_broken_slanted_1())
+    assert len(seg.boxes) == 5 and set(seg.lines) == {0}
+    x, y, w, h = seg.boxes[2]
+    assert x <= 250 - 4 and x + w >= 281 + 4 and y <= 124 and y + h >= 230
+    monkeypatch.setattr(segment_module, "_one_broken_stroke", lambda a, b, ref: False)
+    assert len(segment(_row_with_a_broken_slanted_1()).boxes) == 6
+    monkeypatch.undo()
+    page = np.full((300, 600), 235, np.uint8)
+    for x in (60, 160, 400, 500):
+        cv2.ellipse(page, (x, 160), (28, 42), 0, 0, 360, 20, 8)
+    cv2.line(page, (250, 230), (262, 186), 20, 8)  # two short slanted 1s side by side, as close
+    cv2.line(page, (274, 230), (286, 186), 20, 8)
+    assert len(segment(page).boxes) == 6
