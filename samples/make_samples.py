@@ -91,6 +91,12 @@ BENCHMARK_PAGES = [
     # the twenty-fifth pass (2026-12-07: a whole component hanging in its row as a comma does is a mark) and read
     # 51800 before
     ("amount_tall_comma", "amounts", 0, 90),
+    # a straight 1 beside a 3 and a 2 on a clean page: their straight stretches, taken out to measure the writing
+    # without printed lines, cut them into pieces, the writing looked 27 px tall instead of 61, and the 1 "much
+    # longer than the writing" was removed as a printed line. Page 61 of the seed-4 set's clean pages, read right
+    # from the twenty-fifth pass (2026-12-07: a run that is a component of its own, no longer than the writing, is a
+    # straight digit) and read 32 before
+    ("clean_straight_one", "clean", 4, 61),
 ]
 
 

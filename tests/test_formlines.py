@@ -548,3 +548,14 @@ def test_digit_stems_standing_on_a_rule_are_no_row_of_box_sides():
     assert _aligned_sides([rule, *stems], stroke, ref) == [False] * 4
     sides = [_vertical(x, 20, 62, 9) for x in (60, 120, 180)]  # box sides 1.5 writing heights tall, on the rule too
     assert _aligned_sides([rule, *sides], stroke, ref) == [False, True, True, True]
+
+
+def test_a_straight_1_on_a_clean_page_is_no_printed_line():
+    """samples/clean_straight_one_132.png (seed-4 clean page 61): taking the straight runs out of the writing to
+    measure it without printed lines cut the 3 and the 2 into pieces, so the writing looked 27 px tall instead of
+    61, and the straight 1, "more than 1.5 writing heights long", was removed as a printed line (read 32). A run
+    that is a component of its own and no longer than the writing as first measured is a straight digit, and does
+    not make the runs a printed structure."""
+    image = cv2.imread(str(SAMPLES / "clean_straight_one_132.png"), cv2.IMREAD_UNCHANGED)
+    seg = segment(image)
+    assert not seg.printed and len(seg.boxes) == 3
