@@ -59,6 +59,10 @@ LINE_FRAGMENT_HEIGHT = 0.2  # a piece by a removed line this tall (x digit heigh
 # digit broken where its stroke ran along a line; the classifier decides (reader.py). Seed-5 form 0098 (a 6 in two
 # pieces read 11) +1 page, six sets otherwise unchanged (benchmarks/RESULTS.md, "Twentieth pass").
 LINE_BREAK_GAP = 0.25
+# A piece no taller than SHORT_PIECE x its neighbour (the left stroke of a 4 written in two strokes, read 1) is
+# offered to the classifier with it across a gap of up to SHORT_PIECE_GAP digit heights, the two together up to
+# SHORT_PIECE_ASPECT times as wide as tall (benchmarks/RESULTS.md, "Twenty-fifth pass").
+SHORT_PIECE, SHORT_PIECE_GAP, SHORT_PIECE_ASPECT = 0.75, 0.3, 1.5
 
 
 @dataclass
@@ -616,8 +620,10 @@ def _absorb_strays(rows: list[list[Group]]) -> list[list[Group]]:
 
 def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
     """Neighbours in a row that may be one broken digit: together they are no wider than a digit, and their gap is
-    far below the row's usual gap, or a removed printed line broke them apart (:func:`_broken_by_line`). The
-    classifier decides (see ``reader.py``)."""
+    far below the row's usual gap, or one is much shorter than the other (``SHORT_PIECE``: the left stroke of a 4
+    written in two strokes) and the gap, which no printed line runs down, is at most ``SHORT_PIECE_GAP`` digit heights
+    (the two together may then be a little wider: ``SHORT_PIECE_ASPECT``), or a removed printed line
+    broke them apart (:func:`_broken_by_line`). The classifier decides (``repairs.merge_broken_digits``)."""
     pairs = []
     ref = _reference_height([(b, []) for b in seg.boxes])
     for line in sorted(set(seg.lines)):
@@ -627,9 +633,11 @@ def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
         usual = float(np.median(positive)) if len(positive) >= 2 else 0.4 * ref
         for (a, b), gap in zip(zip(idx, idx[1:]), gaps):
             union = union_box(seg.boxes[a], seg.boxes[b])
-            if union[2] > 1.3 * union[3] or union[3] > 1.5 * ref:
+            short = min(seg.boxes[a][3], seg.boxes[b][3]) <= SHORT_PIECE * max(seg.boxes[a][3], seg.boxes[b][3])
+            if union[2] > (SHORT_PIECE_ASPECT if short else 1.3) * union[3] or union[3] > 1.5 * ref:
                 continue
-            if gap <= min(0.3 * usual, 0.15 * ref) or _broken_by_line(seg, a, b, gap, ref):
+            if (gap <= min(0.3 * usual, 0.15 * ref) or _broken_by_line(seg, a, b, gap, ref)
+                    or (short and gap <= SHORT_PIECE_GAP * ref and not _line_between(seg, a, b, gap))):
                 pairs.append((a, b))
     return pairs
 
@@ -643,12 +651,19 @@ def _broken_by_line(seg: Segmentation, a: int, b: int, gap: int, ref: float) -> 
         return False
     if not (_near_lines(seg.boxes[a], lines) and _near_lines(seg.boxes[b], lines)):
         return False
-    if gap <= 0:
-        return True
+    return not _line_between(seg, a, b, gap)
+
+
+def _line_between(seg: Segmentation, a: int, b: int, gap: int) -> bool:
+    """Whether a removed printed line runs down the ``gap`` between boxes ``a`` and ``b`` (left to right), away from
+    their tops and bottoms: a box side or a comb's tick parting two cells."""
+    lines = seg.printed_lines
+    if lines is None or gap <= 0:
+        return False
     x0 = seg.boxes[a][0] + seg.boxes[a][2]
     union = union_box(seg.boxes[a], seg.boxes[b])
     margin = int(0.15 * union[3])
-    return not lines[union[1] + margin:union[1] + union[3] - margin, x0:x0 + gap].any()
+    return bool(lines[union[1] + margin:union[1] + union[3] - margin, x0:x0 + gap].any())
 
 
 def merge_pair(seg: Segmentation, a: int, b: int) -> None:

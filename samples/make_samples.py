@@ -97,6 +97,10 @@ BENCHMARK_PAGES = [
     # from the twenty-fifth pass (2026-12-07: a run that is a component of its own, no longer than the writing, is a
     # straight digit) and read 32 before
     ("clean_straight_one", "clean", 4, 61),
+    # a 4 written in two strokes, its left stroke apart from the rest by a fifth of a digit height: alone, the stroke
+    # reads 1. Page 103 of the seed-0 (tuning) set's clean pages, read right from the twenty-fifth pass (2026-12-07: a
+    # much shorter neighbour is offered to the classifier with the digit across a wider gap) and read 194762143 before
+    ("clean_two_stroke_4", "clean", 0, 103),
 ]
 
 

@@ -329,15 +329,16 @@ def test_the_short_lower_piece_of_a_broken_1_does_not_split_a_slanted_row():
     assert [b[0] for b in seg.boxes] == sorted(b[0] for b in seg.boxes)
 
 
-def _pieces_by_a_rule(rule_y: int = 149, tick_x: int | None = None) -> Segmentation:
+def _pieces_by_a_rule(rule_y: int = 149, tick_x: int | None = None, loop_top: int = 110) -> Segmentation:
     """A row: a 1, a 6 left in two pieces (stem and loop, 14 px apart) where its stroke ran along a ruled line
-    under them, and another 1; the ruled line (and a comb's tick at ``tick_x``) as the printed lines removed."""
+    under them, and another 1; the ruled line (and a comb's tick at ``tick_x``) as the printed lines removed.
+    ``loop_top``: where the loop's box starts (110: 38 px tall, much shorter than the 68 px stem)."""
     shape = (220, 260)
     printed = np.zeros(shape, np.uint8)
     printed[rule_y:rule_y + 3, 5:255] = 255
     if tick_x is not None:
         printed[95:rule_y, tick_x:tick_x + 3] = 255
-    boxes = [(20, 80, 10, 70), (100, 80, 15, 68), (129, 110, 32, 38), (200, 80, 10, 70)]
+    boxes = [(20, 80, 10, 70), (100, 80, 15, 68), (129, loop_top, 32, 148 - loop_top), (200, 80, 10, 70)]
     blank = np.zeros(shape, np.uint8)
     return Segmentation(boxes, [0] * 4, blank.astype(np.float32), blank, blank.astype(np.int32),
                         [[k + 1] for k in range(4)], masks=[None] * 4, printed=True, printed_lines=printed)
@@ -349,12 +350,38 @@ def test_two_pieces_a_removed_line_left_apart_are_offered_as_one_digit():
     assert close_pairs(_pieces_by_a_rule()) == [(1, 2)]
     no_lines = _pieces_by_a_rule()
     no_lines.printed_lines, no_lines.printed = None, False
-    assert close_pairs(no_lines) == []  # without printed lines only the usual, tighter gap joins pieces
+    assert close_pairs(no_lines) == [(1, 2)]  # the loop is much shorter than the stem: offered anyway
+    no_lines = _pieces_by_a_rule(loop_top=90)
+    no_lines.printed_lines, no_lines.printed = None, False
+    assert close_pairs(no_lines) == []  # as tall: without printed lines only the usual, tighter gap joins them
 
 
 def test_pieces_parted_by_a_printed_line_or_far_from_one_are_not_offered():
     assert close_pairs(_pieces_by_a_rule(tick_x=120)) == []  # a comb's tick between them: two boxes, two digits
-    assert close_pairs(_pieces_by_a_rule(rule_y=200)) == []  # the line is nowhere near them
+    assert close_pairs(_pieces_by_a_rule(rule_y=200, loop_top=90)) == []  # the line is nowhere near them
+
+
+def test_a_much_shorter_piece_is_offered_with_its_neighbour_across_a_wider_gap():
+    """The left stroke of a 4 written in two strokes stands apart from the rest by a fifth of a digit height, more
+    than pieces of a digit usually are (0.15), and alone it reads 1 (tuning clean page 103 read 194762143). A piece
+    no taller than 0.75 of its neighbour is offered with it across up to 0.3 digit heights, the classifier
+    deciding; not across a printed line."""
+    shape = (220, 400)
+    blank = np.zeros(shape, np.uint8)
+    boxes = [(20, 60, 50, 80), (110, 60, 12, 55), (138, 60, 60, 80), (240, 60, 50, 80)]  # stroke 16 px from the rest
+
+    def seg_of(boxes: list) -> Segmentation:
+        return Segmentation(boxes, [0] * len(boxes), blank.astype(np.float32), blank, blank.astype(np.int32),
+                            [[k + 1] for k in range(len(boxes))], masks=[None] * len(boxes))
+
+    assert close_pairs(seg_of(boxes)) == [(1, 2)]
+    assert close_pairs(seg_of([*boxes[:1], (110, 60, 12, 72), *boxes[2:]])) == []  # a 1 as tall: two digits
+    assert close_pairs(seg_of([*boxes[:1], (96, 60, 12, 55), *boxes[2:]])) == []  # 30 px apart: too far
+    ticked = seg_of(boxes)
+    ticked.printed_lines = np.zeros(shape, np.uint8)
+    ticked.printed_lines[50:150, 129:131] = 255
+    ticked.printed = True
+    assert close_pairs(ticked) == []  # a comb's tick between them
 
 
 def _row_with_a_broken_slanted_1() -> np.ndarray:
