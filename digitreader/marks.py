@@ -85,24 +85,29 @@ def _neighbour_band(row: list[Box], cx: float) -> tuple[int, int] | None:
 
 def hanging_marks(boxes: list[Box], lines: list[int], whole: list[bool]) -> list[int]:
     """Indices of the boxes read as digits that hang in their row as a comma does: each a ``whole`` component (not a
-    piece cut from a blob of touching digits), shorter than ``HANGING_HEIGHT`` times the span of its neighbours in
-    its row (the nearest digit on either side), with its top below ``HANGING_TOP`` of that span and its bottom at
-    least ``HANGING_DROP`` of it below their baseline. A digit written small sits on the baseline or above it; a
-    comma's tail hangs below it, and once scaled to MNIST's 20 px a comma reads as a sure ``1``."""
+    piece cut from a blob of touching digits) that :func:`hangs_beside` the nearest digit on either side in its
+    row. A digit written small sits on the baseline or above it; a comma's tail hangs below it, and once scaled to
+    MNIST's 20 px a comma reads as a sure ``1``."""
     hanging = []
-    for k, ((x, y, w, h), line, is_whole) in enumerate(zip(boxes, lines, whole)):
-        if not is_whole:
-            continue
+    for k, (box, line, is_whole) in enumerate(zip(boxes, lines, whole)):
         row = [b for j, (b, n) in enumerate(zip(boxes, lines)) if n == line and j != k]
-        band = _neighbour_band(row, x + w / 2)
-        if band is None:
-            continue
-        top, bottom = band
-        span = bottom - top
-        if (span > 0 and h < HANGING_HEIGHT * span and y > top + HANGING_TOP * span
-                and y + h >= bottom + HANGING_DROP * span):
+        if is_whole and hangs_beside(box, row):
             hanging.append(k)
     return hanging
+
+
+def hangs_beside(box: Box, row: list[Box]) -> bool:
+    """Whether ``box`` hangs as a comma does beside the digits of ``row`` nearest to it on either side: shorter than
+    ``HANGING_HEIGHT`` times their span, its top below ``HANGING_TOP`` of it, its bottom at least ``HANGING_DROP`` of
+    it below their baseline."""
+    x, y, w, h = box
+    band = _neighbour_band(row, x + w / 2)
+    if band is None:
+        return False
+    top, bottom = band
+    span = bottom - top
+    return (span > 0 and h < HANGING_HEIGHT * span and y > top + HANGING_TOP * span
+            and y + h >= bottom + HANGING_DROP * span)
 
 
 def broken_piece_candidates(marks: list[Box], boxes: list[Box], lines: list[int],

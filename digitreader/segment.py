@@ -21,6 +21,7 @@ import numpy as np
 from .cells import join_rows_in_cells
 from .formlines import MIN_SKEW, find_printed_lines, remove_lines, stroke_width
 from .imageio import to_grey
+from .marks import hangs_beside
 from .normalise import crops_for_boxes
 
 __all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remove_lines", "segment", "stroke_width"]
@@ -621,7 +622,8 @@ def _absorb_strays(rows: list[list[Group]]) -> list[list[Group]]:
 def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
     """Neighbours in a row that may be one broken digit: together they are no wider than a digit, and their gap is
     far below the row's usual gap, or one is much shorter than the other (``SHORT_PIECE``: the left stroke of a 4
-    written in two strokes) and the gap, which no printed line runs down, is at most ``SHORT_PIECE_GAP`` digit heights
+    written in two strokes; not a comma hanging beside it: :func:`marks.hangs_beside`) and the gap, which no printed
+    line runs down, is at most ``SHORT_PIECE_GAP`` digit heights
     (the two together may then be a little wider: ``SHORT_PIECE_ASPECT``), or a removed printed line
     broke them apart (:func:`_broken_by_line`). The classifier decides (``repairs.merge_broken_digits``)."""
     pairs = []
@@ -633,7 +635,9 @@ def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
         usual = float(np.median(positive)) if len(positive) >= 2 else 0.4 * ref
         for (a, b), gap in zip(zip(idx, idx[1:]), gaps):
             union = union_box(seg.boxes[a], seg.boxes[b])
-            short = min(seg.boxes[a][3], seg.boxes[b][3]) <= SHORT_PIECE * max(seg.boxes[a][3], seg.boxes[b][3])
+            low, high = sorted((a, b), key=lambda k: seg.boxes[k][3])
+            short = seg.boxes[low][3] <= SHORT_PIECE * seg.boxes[high][3] and not hangs_beside(seg.boxes[low],
+                                                                                           [seg.boxes[high]])
             if union[2] > (SHORT_PIECE_ASPECT if short else 1.3) * union[3] or union[3] > 1.5 * ref:
                 continue
             if (gap <= min(0.3 * usual, 0.15 * ref) or _broken_by_line(seg, a, b, gap, ref)
