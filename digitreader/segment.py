@@ -636,8 +636,8 @@ def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
         for (a, b), gap in zip(zip(idx, idx[1:]), gaps):
             union = union_box(seg.boxes[a], seg.boxes[b])
             low, high = sorted((a, b), key=lambda k: seg.boxes[k][3])
-            short = seg.boxes[low][3] <= SHORT_PIECE * seg.boxes[high][3] and not hangs_beside(seg.boxes[low],
-                                                                                           [seg.boxes[high]])
+            short = (seg.boxes[low][3] <= SHORT_PIECE * seg.boxes[high][3]
+                     and not hangs_beside(seg.boxes[low], [seg.boxes[i] for i in idx if i != low]))
             if union[2] > (SHORT_PIECE_ASPECT if short else 1.3) * union[3] or union[3] > 1.5 * ref:
                 continue
             if (gap <= min(0.3 * usual, 0.15 * ref) or _broken_by_line(seg, a, b, gap, ref)

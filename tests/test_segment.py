@@ -379,6 +379,8 @@ def test_a_much_shorter_piece_is_offered_with_its_neighbour_across_a_wider_gap()
     assert close_pairs(seg_of([*boxes[:1], (110, 60, 12, 72), *boxes[2:]])) == []  # a 1 as tall: two digits
     assert close_pairs(seg_of([*boxes[:1], (96, 60, 12, 55), *boxes[2:]])) == []  # 30 px apart: too far
     assert close_pairs(seg_of([*boxes[:1], (110, 120, 12, 36), *boxes[2:]])) == []  # a comma hanging beside it
+    after_a_small_digit = [(20, 60, 50, 80), (100, 100, 40, 40), (156, 125, 12, 24), (190, 60, 60, 80)]
+    assert close_pairs(seg_of(after_a_small_digit)) == []  # ... judged by the row's digits, not the small one alone
     ticked = seg_of(boxes)
     ticked.printed_lines = np.zeros(shape, np.uint8)
     ticked.printed_lines[50:150, 129:131] = 255
