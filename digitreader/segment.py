@@ -403,7 +403,7 @@ def _merge_fragments(components: list[tuple[int, Box]], labels: np.ndarray | Non
             return False
         for label, box in ((ids_a[0], box_a), (ids_b[0], box_b)):
             if label not in axes:
-                axes[label] = stroke_axis(labels, label, box, ref)
+                axes[label] = _stroke_axis(labels, label, box, ref)
         return _one_broken_stroke(axes[ids_a[0]], axes[ids_b[0]], ref)
 
     def merge(a: int, b: int) -> None:
@@ -466,7 +466,7 @@ class StrokeAxis(NamedTuple):
     end: float
 
 
-def stroke_axis(labels: np.ndarray, label: int, box: Box, ref: float) -> StrokeAxis | None:
+def _stroke_axis(labels: np.ndarray, label: int, box: Box, ref: float) -> StrokeAxis | None:
     """The axis of component ``label`` (in ``box``) when it is a thin straight stroke (``BROKEN_STROKE_ELONGATION``
     times as long as wide) from ``BROKEN_STROKE_PART[0]`` to ``BROKEN_STROKE_PART[1]`` digit heights long; else None."""
     x, y, w, h = box
@@ -620,12 +620,15 @@ def _absorb_strays(rows: list[list[Group]]) -> list[list[Group]]:
 
 
 def close_pairs(seg: Segmentation) -> list[tuple[int, int]]:
-    """Neighbours in a row that may be one broken digit: together they are no wider than a digit, and their gap is
-    far below the row's usual gap, or one is much shorter than the other (``SHORT_PIECE``: the left stroke of a 4
-    written in two strokes; not a comma hanging beside it: :func:`marks.hangs_beside`) and the gap, which no printed
-    line runs down, is at most ``SHORT_PIECE_GAP`` digit heights
-    (the two together may then be a little wider: ``SHORT_PIECE_ASPECT``), or a removed printed line
-    broke them apart (:func:`_broken_by_line`). The classifier decides (``repairs.merge_broken_digits``)."""
+    """Neighbours in a row that may be one broken digit: together they are no wider than a digit, and
+
+    - their gap is far below the row's usual gap;
+    - or a removed printed line broke them apart (:func:`_broken_by_line`);
+    - or one is much shorter than the other (``SHORT_PIECE``: the left stroke of a 4 written in two strokes, but not
+      a comma hanging in the row, :func:`marks.hangs_beside`), their gap is at most ``SHORT_PIECE_GAP`` digit heights
+      and no printed line runs down it (the two together may then be a little wider: ``SHORT_PIECE_ASPECT``).
+
+    The classifier decides (``repairs.merge_broken_digits``)."""
     pairs = []
     ref = _reference_height([(b, []) for b in seg.boxes])
     for line in sorted(set(seg.lines)):
