@@ -640,16 +640,15 @@ def _writing_height(mask: np.ndarray) -> tuple[float, float, tuple[list[Piece], 
 
 
 def _lone_stroke(mask: np.ndarray, piece: Piece, writing: float) -> bool:
-    """Whether ``piece`` is all of its component of ``mask`` (within 2 px) and no longer than ``writing``."""
+    """Whether ``piece`` is no longer than ``writing`` (2 px of slack) and no ink of ``mask`` lies on the border of
+    its box grown by 3 px: the whole of its own component."""
     if max(piece.w, piece.h) > writing + 2:
         return False
     h, w = mask.shape
     x0, y0 = max(0, piece.x - 3), max(0, piece.y - 3)
     x1, y1 = min(w, piece.x + piece.w + 3), min(h, piece.y + piece.h + 3)
     window = mask[y0:y1, x0:x1]
-    if window[0].any() or window[-1].any() or window[:, 0].any() or window[:, -1].any():
-        return False  # the ink goes on beyond the piece
-    return True
+    return not (window[0].any() or window[-1].any() or window[:, 0].any() or window[:, -1].any())
 
 
 def remove_lines(mask: np.ndarray, lines: np.ndarray | None = None) -> np.ndarray:
