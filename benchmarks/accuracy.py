@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -32,8 +33,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synth  # noqa: E402
-
-from digitreader.segment import deskewed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,19 +99,25 @@ def on_desk(image: np.ndarray, truth: dict, grey: float) -> tuple[np.ndarray, di
 
 def rotated(image: np.ndarray, truth: dict, degrees: float,
             corner_grey: float | None = None, keep_frame: bool = False) -> tuple[np.ndarray, dict]:
-    """The page rotated by ``degrees`` on a canvas that holds all of it (corners in ``corner_grey``, or
-    its median colour: the reader's own ``segment.deskewed``, plain geometry), and its truth with each box
-    replaced by the box around its rotated corners. ``keep_frame``: the canvas keeps the image's size, so a
-    photo's frame cuts off the turned sheet's corners."""
-    if keep_frame:
-        h, w = image.shape[:2]
-        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-        grey = float(np.median(image)) if corner_grey is None else corner_grey
-        image = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                               borderValue=(grey,) * (image.shape[2] if image.ndim == 3 else 1))
-    else:
-        image, to_image = deskewed(image, degrees, corner_grey)
-        matrix = cv2.invertAffineTransform(to_image)
+    """The page rotated by ``degrees`` (bilinear) on a canvas that holds all of it (corners in ``corner_grey``,
+    or the page's median colour), and its truth with each box replaced by the box around its rotated corners.
+    ``keep_frame``: the canvas keeps the image's size, so a photo's frame cuts off the turned sheet's corners.
+    Its own code, not the reader's ``segment.deskewed``: a change to how the reader levels a page must not
+    change the pages it is measured on."""
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    size = (w, h)
+    if not keep_frame:
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (int(math.ceil(h * sin + w * cos)), int(math.ceil(h * cos + w * sin)))
+        matrix[0, 2] += size[0] / 2 - w / 2
+        matrix[1, 2] += size[1] / 2 - h / 2
+    channels = image.shape[2] if image.ndim == 3 else 1
+    grey = np.median(image.reshape(-1, channels), axis=0) if corner_grey is None else np.full(channels, corner_grey)
+    if keep_frame and corner_grey is None:
+        grey = np.full(channels, float(np.median(image)))
+    image = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR,
+                           borderValue=tuple(float(v) for v in grey))
 
     def box_of(box: list[int]) -> list[int]:
         x, y, bw, bh = box
