@@ -8,8 +8,8 @@ long whatever its thickness, or part of a printed structure: a side taller than 
 a horizontal at a corner, or a short piece (the top of one box, a comb tick) meeting an accepted line.
 A 7's or 5's thin bar is none of these, so it stays. The digit height is measured again without the
 runs when they form a structure (boxes make the writing look as tall as the form). Lines tilted by a
-skewed scan are found on the levelled mask. Where a stroke of a digit crosses a removed line it is
-bridged again (a closing across the line), so a digit written over a rule comes out whole.
+skewed scan are found on the mask levelled by their tilt (``skew.py``). Where a stroke of a digit crosses
+a removed line it is bridged again (a closing across the line), so a digit written over a rule comes out whole.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from . import skew
+from .inkmeasure import digit_height, stroke_width
+
 LINE_LENGTH_RATIO = 1.5  # a lone printed rule is at least this many digit heights long
 SIDE_LENGTH_RATIO = 1.1  # the side of a box is taller than the writing (and meets the box's top or bottom)
 SHORT_LINE_RATIO = 0.4  # a supported piece of a printed structure is at least this many
@@ -27,9 +30,7 @@ STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no 
 ALIGNED_THICKNESS = (0.75, 1.3, 2.4)  # aligned sides: thinner than the first or between the others (double)
 ALIGN_TOLERANCE = 2  # px: sides of one row of printed boxes start and end together
 ALIGNED_LENGTH_RATIO = 0.9  # ... and are about as tall as the writing in them, or taller
-SKEW_SIDE = 800  # px: skew is measured on a copy of the mask at most this wide
-SHORT_TILT_RATIO, TILT_AGREEMENT, MIN_AGREEING = 0.7, 0.5, 4  # box tops: 0.7 digit heights, 4 within 0.5 deg
-MIN_SKEW, MAX_SKEW = 0.4, 15.0  # degrees: printed lines tilted within this range are levelled to be found
+SIDE_SHIFTS = (0, -1, 1)  # px: a missing side of a row of boxes is looked for this far from where its spacing puts it
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this share of each edge
 FULL_RUN = 0.6  # a faint printed line's pixel rows filled this much; rows within 2 px of one, less filled, are strokes
@@ -51,23 +52,6 @@ class Piece(NamedTuple):
     thickness: float
     pixels: np.ndarray
     free: bool
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Typical stroke width of binary ink: 2 x area / perimeter."""
-    contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    perimeter = sum(cv2.arcLength(c, True) for c in contours)
-    return 2.0 * float((mask > 0).sum()) / perimeter if perimeter else 0.0
-
-
-def digit_height(mask: np.ndarray) -> float:
-    """Median height of the mask's components at least half as tall as the tallest (the writing)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    heights = np.array([stats[i, cv2.CC_STAT_HEIGHT] for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 4],
-                       float)
-    if not len(heights):
-        return 0.0
-    return float(np.median(heights[heights >= 0.5 * heights.max()]))
 
 
 def straight_runs(mask: np.ndarray, horizontal: bool, length: int) -> np.ndarray:
@@ -224,34 +208,39 @@ def printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> np.ndarr
 def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(lines, tilt): the printed lines in an ink mask (uint8, 255), and the degrees the page was rotated by
     to find them (0.0 when they were found as they are). On a skewed page (long straight segments tilted by
-    ``MIN_SKEW`` to ``MAX_SKEW`` degrees) they are found on the mask rotated level and rotated back.
+    ``skew.MIN_SKEW`` to ``skew.MAX_SKEW`` degrees) they are found on the mask rotated level and rotated back.
 
     ``faint`` (optional) is a fuller mask of the same page that also holds faint ink. The tilt is measured
     on it, and a tilted page's lines are found in it: a thin printed line is whole there, while the
-    speck-free ``mask`` keeps only the dashes where a tilted line steps from one pixel row to the next."""
+    speck-free ``mask`` keeps only the dashes where a tilted line steps from one pixel row to the next. Where
+    none is found there, they are looked for in ``mask``: lines as thick as the handwriting, whose faint rims
+    join the digits touching them, are found in the strong ink only."""
     search = mask if faint is None else faint
-    tilt = _long_line_tilt(search)
-    angle = tilt if tilt is not None and abs(tilt) >= MIN_SKEW else 0.0
+    tilt = skew.long_line_tilt(search)
+    angle = tilt if tilt is not None and abs(tilt) >= skew.MIN_SKEW else 0.0
     if angle == 0.0:
         lines = _level_printed_lines(mask)
         if lines.any() or faint is None:
             # No long line: the short sides of a row of tilted boxes?
-            angle = box_row_tilt(search) if lines.any() and tilt is None else 0.0
+            angle = skew.box_row_tilt(search) if lines.any() and tilt is None else 0.0
             if angle == 0.0:
                 return lines, 0.0
         else:
             # No line found at all: thin lines that ``mask`` broke into dashes? The short sides of a row of
             # tilted boxes among the thin strokes of the faint ink only, or one level frame (a box round an amount).
             height = digit_height(faint)
-            angle = box_row_tilt(thin_strokes(faint), height) if tilt is None else 0.0
+            angle = skew.box_row_tilt(skew.thin_strokes(faint), height) if tilt is None else 0.0
             if angle == 0.0:
                 return _printed_in_faint(faint, height, digit_height(mask)), 0.0
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    level = cv2.warpAffine(search, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    lines = _level_printed_lines(level)
+    lines = np.zeros_like(mask)
+    for ink in (search, mask) if search is not mask else (mask,):  # thick lines may be found in the strong ink only
+        lines = _level_printed_lines(cv2.warpAffine(ink, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0))
+        if lines.any():
+            break
     back = cv2.warpAffine(lines, cv2.invertAffineTransform(rotation), (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), search), angle
+    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), ink), angle
 
 
 def _printed_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndarray:
@@ -310,71 +299,6 @@ def _closed_box(piece: np.ndarray) -> bool:
     return w >= 3 and h >= 3 and min(piece[:band].any(axis=0).mean(), piece[-band:].any(axis=0).mean(),
                                      piece[:, :band].any(axis=1).mean(), piece[:, -band:].any(axis=1).mean()) \
         >= CLOSED_COVERAGE
-
-
-def skew_angle(mask: np.ndarray) -> float:
-    """Degrees to rotate the page by so that its long straight lines are level (0.0 when they already
-    are, or when there are none): the median tilt of the long near-horizontal Hough segments, found
-    on a copy at most ``SKEW_SIDE`` px wide; only pages with a piece of ink two digit heights long
-    are looked at."""
-    tilt = _long_line_tilt(mask)
-    return tilt if tilt is not None and abs(tilt) >= MIN_SKEW else 0.0
-
-
-def _long_line_tilt(mask: np.ndarray) -> float | None:
-    """The median tilt of the long near-level Hough segments (see :func:`skew_angle`), or None if none."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    widths = stats[1:, cv2.CC_STAT_WIDTH]
-    keep = stats[1:, cv2.CC_STAT_AREA] >= 4
-    if not keep.any():
-        return None
-    ref = float(np.median(heights[keep][heights[keep] >= 0.5 * heights[keep].max()]))
-    if ref <= 0 or not (widths >= 2 * ref).any():
-        return None
-    near = _near_level_tilts(mask, 2 * ref)
-    return float(np.median(near)) if len(near) else None
-
-
-def box_row_tilt(mask: np.ndarray, ref: float | None = None) -> float:
-    """Degrees to rotate by to level a page whose printed lines are all short (the tops and bottoms of a row
-    of separate boxes, no long rule): the median tilt of the straight near-level Hough segments at least
-    ``SHORT_TILT_RATIO`` digit heights (``ref``, or measured in ``mask``) long, when ``MIN_AGREEING`` of them
-    agree on it within ``TILT_AGREEMENT`` degrees (a digit's bar has a tilt of its own); 0.0 otherwise."""
-    ref = digit_height(mask) if ref is None else ref
-    if ref <= 0:
-        return 0.0
-    near = _near_level_tilts(mask, SHORT_TILT_RATIO * ref)
-    near = near[np.abs(near - np.median(near)) <= TILT_AGREEMENT] if len(near) else near
-    if len(near) < MIN_AGREEING:
-        return 0.0
-    angle = float(np.median(near))
-    return angle if abs(angle) >= MIN_SKEW else 0.0
-
-
-def thin_strokes(mask: np.ndarray) -> np.ndarray:
-    """The ink of ``mask`` (uint8, 255) at most 2 px thick and away from thicker strokes: thin printed lines
-    without the handwriting, and few pixels to search for straight segments."""
-    thick = cv2.dilate(cv2.erode(mask, np.ones((3, 3), np.uint8)), np.ones((7, 7), np.uint8))
-    return cv2.subtract(mask, thick)
-
-
-def _near_level_tilts(mask: np.ndarray, length: float) -> np.ndarray:
-    """Tilts (degrees) of the straight Hough segments at least ``length`` px (of ``mask``) long within
-    ``MAX_SKEW`` of level, searched on a copy at most ``SKEW_SIDE`` px wide."""
-    scale = min(1.0, SKEW_SIDE / max(mask.shape))
-    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
-    small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    small = np.where(small > 64, 255, 0).astype(np.uint8)
-    length = max(10, int(length * scale))
-    segments = cv2.HoughLinesP(small, 1, np.pi / 720, threshold=length, minLineLength=length, maxLineGap=2)
-    if segments is None:
-        return np.zeros(0)
-    segments = np.asarray(segments, np.float64).reshape(-1, 4)  # (N, 1, 4) or (N, 4) by OpenCV version
-    x0, y0, x1, y1 = segments.T
-    tilt = np.degrees(np.arctan2(y1 - y0, x1 - x0))
-    tilt = np.where(tilt > 90, tilt - 180, np.where(tilt < -90, tilt + 180, tilt))
-    return tilt[np.abs(tilt) <= MAX_SKEW]
 
 
 def _level_printed_lines(mask: np.ndarray) -> np.ndarray:
@@ -464,14 +388,17 @@ def _add_missing_sides(mask: np.ndarray, sides: list[Piece], lines: np.ndarray) 
         while expected:
             found = []
             for x in sorted(expected):
-                x0 = int(round(x - width / 2))
-                if x0 < 0 or x0 + width > mask.shape[1]:
-                    continue
-                band = mask[top:bottom, x0:x0 + width] > 0
-                if band.all(axis=1).mean() >= 0.9:
-                    lines[top:bottom, x0:x0 + width][band] = 255
-                    added.append(Piece(False, x0, top, width, bottom - top, float(width), band, False))
-                    found.append(x)
+                for shift in SIDE_SHIFTS:  # the spacing is a mean, and a levelled copy's sides sit a pixel off it
+                    x0 = int(round(x - width / 2)) + shift
+                    if x0 < 0 or x0 + width > mask.shape[1]:
+                        continue
+                    band = mask[top:bottom, x0:x0 + width] > 0
+                    # Its core full: a side smeared by levelling wobbles by a pixel at its rims.
+                    if band[:, (width > 2):width - (width > 3)].all(axis=1).mean() >= 0.9:
+                        lines[top:bottom, x0:x0 + width][band] = 255
+                        added.append(Piece(False, x0, top, width, bottom - top, float(width), band, False))
+                        found.append(x + shift)
+                        break
             centres += found
             expected = _expected_sides(found, centres, spacings)
     return added

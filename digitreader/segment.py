@@ -19,10 +19,12 @@ import cv2
 import numpy as np
 
 from .cells import join_rows_in_cells
-from .formlines import MIN_SKEW, find_printed_lines, remove_lines, stroke_width
+from .formlines import find_printed_lines, remove_lines
 from .imageio import to_grey
+from .inkmeasure import stroke_width
 from .marks import hangs_beside
 from .normalise import crops_for_boxes
+from .skew import MIN_SKEW
 
 __all__ = ["Segmentation", "binarise", "detect_polarity", "ink_intensity", "remove_lines", "segment", "stroke_width"]
 
@@ -251,7 +253,8 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto", sheet_ti
     else:  # printed lines found tilted
         seg = segment(image, polarity)
         tilt, replicate, polarity = seg.tilt, False, seg.polarity
-    if abs(tilt) >= MIN_SKEW:
+    levelled = abs(tilt) >= MIN_SKEW
+    if levelled:
         image, to_image = deskewed(image, tilt, replicate=replicate)
         seg = _on_copy(segment(image, polarity, levelled=True), (w, h), to_image)
     if not seg.boxes:
@@ -266,14 +269,16 @@ def segment_at_working_scale(image: np.ndarray, polarity: str = "auto", sheet_ti
         return seg
     resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
     shrink = copy_w / size[0]  # the copy's pixels per resized pixel
-    return _on_copy(segment(resized, seg.polarity), (w, h), to_image @ np.diag([shrink, shrink, 1.0]))
+    copy = segment(resized, seg.polarity, levelled=levelled)  # a levelled copy's lines are smeared in it too
+    return _on_copy(copy, (w, h), to_image @ np.diag([shrink, shrink, 1.0]))
 
 
 def deskewed(image: np.ndarray, degrees: float, corner_grey: float | None = None,
              replicate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(copy, to_image): the image rotated by ``degrees`` on a canvas that holds all of it (the corners in
     ``corner_grey``, or the paper's median colour; ``replicate``: the image's edge pixels continued, for an image
-    whose edge is paper of uneven light), and the 2x3 map from the copy's pixels back to the image's."""
+    whose edge is paper of uneven light), and the 2x3 map from the copy's pixels back to the image's. Bicubic: a
+    thin printed line stays thinner and darker than bilinear resampling leaves it, so it is found and removed."""
     h, w = image.shape[:2]
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     cos, sin = abs(rotation[0, 0]), abs(rotation[0, 1])
@@ -283,7 +288,7 @@ def deskewed(image: np.ndarray, degrees: float, corner_grey: float | None = None
     channels = image.shape[2] if image.ndim == 3 else 1
     paper = np.median(image.reshape(-1, channels), axis=0) if corner_grey is None else np.full(channels, corner_grey)
     border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_CONSTANT
-    copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=border,
+    copy = cv2.warpAffine(image, rotation, (new_w, new_h), flags=cv2.INTER_CUBIC, borderMode=border,
                           borderValue=tuple(float(v) for v in paper))
     return copy, cv2.invertAffineTransform(rotation)
 
@@ -296,8 +301,8 @@ def _on_copy(seg: Segmentation, image_size: tuple[int, int], to_image: np.ndarra
 def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool = True,
             levelled: bool = False) -> Segmentation:
     """Find digit boxes in reading order in a grey or BGR uint8 image. ``levelled``: the image is a skewed
-    page's copy rotated level (see :func:`segment_at_working_scale`); its printed lines are looked for in faint
-    ink too."""
+    page's copy rotated level (see :func:`segment_at_working_scale`), or that copy resized; its printed lines are
+    looked for in faint ink first, then (thick lines) in strong ink."""
     grey = to_grey(image)
     if polarity == "auto":
         polarity = detect_polarity(grey)
@@ -307,6 +312,8 @@ def segment(image: np.ndarray, polarity: str = "auto", remove_form_lines: bool =
         printed_lines, tilt = None, 0.0
     elif levelled:  # a copy rotated level: its printed lines, smeared by the rotation, are whole in faint ink only
         printed_lines, tilt = find_printed_lines(weak)[0], 0.0
+        if not printed_lines.any():  # ... or thick ones, too thick among the faint ink's strokes, in strong ink
+            printed_lines = find_printed_lines(strong, weak)[0]
     else:
         printed_lines, tilt = find_printed_lines(strong, weak)
     printed = printed_lines is not None and bool(printed_lines.any())

@@ -2,10 +2,19 @@
 
 import cv2
 import numpy as np
+import pytest
 from conftest import SAMPLES, draw_number, iou
 
-from digitreader.formlines import Piece, _aligned_sides, _evenly_spaced_ticks, printed_lines, remove_lines
+from digitreader.formlines import (
+    Piece,
+    _add_missing_sides,
+    _aligned_sides,
+    _evenly_spaced_ticks,
+    printed_lines,
+    remove_lines,
+)
 from digitreader.segment import segment, segment_at_working_scale
+from digitreader.skew import refined_tilt, skew_angle
 
 
 def test_separate_boxes_with_short_tops_are_removed():
@@ -45,8 +54,6 @@ def test_thick_handwriting_with_straight_strokes_is_not_a_structure():
 
 
 def test_a_skewed_rule_is_levelled_found_and_removed():
-    from digitreader.formlines import skew_angle
-
     mask = np.zeros((200, 600), np.uint8)
     cv2.line(mask, (0, 120), (599, 120 - 21), 255, 2)  # a rule tilted by 2 degrees
     for x in (150, 300, 450):
@@ -57,17 +64,81 @@ def test_a_skewed_rule_is_levelled_found_and_removed():
     assert cleaned[80, 150 - 24:150 - 18].any() and cleaned[80, 300 + 18:300 + 24].any()  # the digits stay
 
 
-def test_level_page_has_no_skew():
-    from digitreader.formlines import skew_angle
+def _turned(mask: np.ndarray, degrees: float) -> np.ndarray:
+    """A binary mask turned by ``degrees`` (bilinear, as a scan is) and thresholded again."""
+    h, w = mask.shape
+    turned = cv2.warpAffine(mask, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h),
+                            flags=cv2.INTER_LINEAR)
+    return np.where(turned > 127, 255, 0).astype(np.uint8)
 
+
+@pytest.mark.parametrize("degrees", [1.0, 2.0, -1.5])
+def test_the_tilt_of_a_thick_rule_is_measured_to_a_tenth_of_a_degree(degrees):
+    """Each pixel row of a 5 px rule turned by a degree is a level run hundreds of px long, so the Hough
+    segments' median tilt was off by a third of a degree (enough to smear the levelled rule over two more pixel
+    rows); the sharpest row profile gives it exactly."""
+    mask = np.zeros((240, 700), np.uint8)
+    cv2.line(mask, (20, 150), (680, 150), 255, 5)
+    for x in (150, 300, 450):
+        cv2.ellipse(mask, (x, 105), (22, 38), 0, 0, 360, 255, 8)
+    assert abs(skew_angle(_turned(mask, degrees)) + degrees) < 0.1
+
+
+@pytest.mark.parametrize("degrees", [1.0, 3.0])
+def test_rules_that_join_all_the_writing_into_one_piece_still_give_the_tilt(degrees):
+    """Two rules and a vertical rule crossing them, every digit touching one: the page is one piece of ink, no
+    piece twice the writing's height wide beside it, and the tilt was not looked for (0.0). Straight segments
+    half the page wide give it."""
+    mask = np.zeros((260, 400), np.uint8)
+    for y in (110, 200):
+        cv2.line(mask, (5, y), (395, y), 255, 5)
+    cv2.line(mask, (260, 10), (265, 250), 255, 5)
+    for row, count in ((75, 4), (165, 3)):
+        for x in range(60, 60 + 80 * count, 80):
+            cv2.ellipse(mask, (x, row), (22, 34), 0, 0, 360, 255, 8)
+            cv2.line(mask, (x, row + 34), (x, row + 20), 255, 6)
+    turned = _turned(mask, degrees)
+    assert cv2.connectedComponents(turned)[0] == 2
+    assert abs(skew_angle(turned) + degrees) < 0.15
+
+
+def test_the_exact_tilt_is_not_drawn_to_level_by_the_pixel_grid():
+    """At exactly 0 degrees every pixel row of the page falls in one row of the profile, at any other angle rows
+    straddle two: counted plainly, that spike outweighed a rule's true tilt of half a degree."""
+    mask = np.zeros((200, 600), np.uint8)
+    cv2.line(mask, (0, 150), (599, 145), 255, 2)  # a rule tilted by atan(5 / 599) = 0.48 degrees
+    for x in range(60, 600, 120):
+        cv2.ellipse(mask, (x, 95), (20, 32), 0, 0, 360, 255, 6)
+    for start in (-0.7, -0.3, 0.0, 0.3):
+        assert abs(refined_tilt(mask, start) + 0.48) <= 0.05
+
+
+def test_a_missing_box_side_smeared_by_levelling_is_still_completed():
+    """A row of 4 px box sides, one of them hidden under a digit's strokes (not found as a run): it is completed
+    where the row's spacing puts it when its band is full. Levelled from a turned scan, that side wobbles by a
+    pixel along its height, so no 4 px band is full along it; its 2 px core is."""
+    mask = np.zeros((200, 500), np.uint8)
+    sides = []
+    for x in (100, 200, 400):
+        mask[50:150, x - 2:x + 2] = 255
+        sides.append(Piece(False, x - 2, 50, 4, 100, 4.0, np.ones((100, 4), bool), True))
+    mask[50:100, 298:302] = 255  # the hidden side, a pixel further right in its lower half
+    mask[100:150, 299:303] = 255
+    lines = np.zeros_like(mask)
+    added = _add_missing_sides(mask, sides, lines)
+    assert len(added) == 1 and lines[60, 299:301].all() and lines[140, 300:302].all()
+    mask[120:150, 298:304] = 0  # a side that does not reach the box's bottom is none
+    lines = np.zeros_like(mask)
+    assert not _add_missing_sides(mask, sides, lines) and not lines.any()
+
+
+def test_level_page_has_no_skew():
     mask = np.zeros((200, 600), np.uint8)
     cv2.line(mask, (0, 120), (599, 120), 255, 2)
     assert skew_angle(mask) == 0.0
 
 
 def test_skew_of_a_one_pixel_high_page_does_not_fail():
-    from digitreader.formlines import skew_angle
-
     mask = np.full((1, 1941), 255, np.uint8)  # one long piece: the skew search runs on a reduced copy
     assert skew_angle(mask) == 0.0
 
@@ -207,7 +278,7 @@ def test_the_stem_of_a_9_standing_on_a_rule_is_no_comb_tick():
 def test_a_row_of_separate_boxes_tilted_by_a_skewed_scan_is_levelled_and_removed():
     """Separate boxes and no rule, the page tilted 3 degrees: no line is long enough to measure the tilt by,
     but the boxes' tops and bottoms agree on it, so the boxes are found on the levelled mask and go whole."""
-    from digitreader.formlines import box_row_tilt
+    from digitreader.skew import box_row_tilt
 
     mask = np.zeros((200, 620), np.uint8)
     lefts = range(40, 560, 90)
