@@ -20,6 +20,7 @@ COARSE_SIDE = 400  # px: the sheet is looked for on a copy this big (paper textu
 MIN_PAGE_AREA = 0.2  # a sheet covers at least this fraction of the image ...
 MAX_PAGE_AREA = 0.97  # ... and less than this: a sheet filling the frame has no surround worth blanking
 MIN_STEP = 25.0  # grey levels: median difference across the sheet's edge (a printed line's is about 0)
+PAPER_BIN = 9  # grey levels: the sheet's paper is its commonest grey, counted in bins this wide
 STEP_GAP = 4  # coarse px each side of the edge left out of the comparison (a printed line's own width) ...
 STEP_BAND = 6  # ... and the width of the bands compared beyond it
 MIN_EDGE_SUPPORT = 0.7  # fraction of each side with an edge under it ...
@@ -159,14 +160,18 @@ def _step_edge(small: np.ndarray, edges: np.ndarray, corners: np.ndarray) -> boo
 
 def _apart(small: np.ndarray, corners: np.ndarray) -> bool:
     """Whether the surround's grey (a ring outside the quadrilateral, past a printed frame's width) differs by
-    ``MIN_STEP`` from the sheet's (the median inside): around a printed box it is the same paper."""
+    ``MIN_STEP`` from the sheet's, both its median inside and its commonest grey (its paper): around a printed
+    box it is the same paper, and around a row of boxes drawn thick, as dark inside as light, it is the paper
+    inside the boxes."""
     inside = np.zeros(small.shape, np.uint8)
     cv2.fillConvexPoly(inside, np.round(corners).astype(np.int32), 1)
     outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
     ring = (outside > STEP_GAP) & (outside <= STEP_GAP + 3 * STEP_BAND)
     if not ring.any() or not inside.any():
         return False
-    return abs(float(np.median(small[ring])) - float(np.median(small[inside > 0]))) >= MIN_STEP
+    surround, greys = float(np.median(small[ring])), small[inside > 0]
+    counts = np.convolve(np.bincount(greys, minlength=256), np.ones(PAPER_BIN), "same")  # a grey +- 4
+    return min(abs(surround - float(np.median(greys))), abs(surround - float(np.argmax(counts)))) >= MIN_STEP
 
 
 def _along_border(a: np.ndarray, b: np.ndarray, w: int, h: int, tolerance: float = BORDER_SIDE) -> bool:

@@ -116,10 +116,12 @@ def test_sheet_tilt_is_the_turn_that_levels_the_sheet(degrees):
 def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatch):
     """samples/form_skewed_5883.png turned 5 degrees on a desk: the sheet's tilt levels the page before segmenting
     (its separate boxes have no long line to show the tilt). Without that step it read ``1887 15131``. Since the
-    sixteenth pass the search for a frame in faint ink finds these boxes on the unlevelled page too; with both off
-    the page reads wrong."""
+    sixteenth pass the search for a frame in faint ink finds these boxes on the unlevelled page too, and since the
+    twenty-sixth pass (tilts measured exactly) the search for printed lines does; with all three off the page
+    reads wrong."""
     import digitreader.formlines as formlines_module
     import digitreader.segment as segment_module
+    import digitreader.skew as skew_module
     from digitreader import DigitReader
 
     image = cv2.imread(str(SAMPLES / "form_skewed_5883.png"))
@@ -129,6 +131,8 @@ def test_a_skewed_form_photographed_turned_on_a_desk_is_read_levelled(monkeypatc
     monkeypatch.setattr(segment_module, "MIN_SHEET_TILT", 90.0)  # the sheet's tilt ignored
     assert reader.read(photo).lines == ["5883"]  # the boxes found as frames in faint ink
     monkeypatch.setattr(formlines_module, "_printed_in_faint", lambda faint, height, writing: np.zeros_like(faint))
+    assert reader.read(photo).lines == ["5883"]  # the boxes found by the search for printed lines
+    monkeypatch.setattr(skew_module, "MIN_SKEW", 90.0)  # printed lines looked for level only
     assert reader.read(photo).lines != ["5883"]
 
 
@@ -164,3 +168,22 @@ def test_a_lined_sheet_the_frame_cuts_off_is_found_by_its_tone(monkeypatch):
     assert sheet_tilt(found, photo.shape[::-1]) == pytest.approx(-12.0, abs=0.5)
     monkeypatch.setattr(page_module, "_tone_outlines", lambda small: [])
     assert find_page(photo) is None
+
+
+def test_a_row_of_thick_boxes_on_the_paper_is_no_sheet():
+    """A row of boxes drawn as thick as the handwriting, dark digits in them: inside its outline half the pixels are
+    ink, so its median grey is far from the paper around it, and it passed for a sheet on a desk (the paper round
+    it was blanked, and the boxes' outer sides with it). Its commonest grey inside is the paper's, as around it."""
+    from digitreader.page import _apart
+
+    small = np.full((86, 400), 247, np.uint8)  # the coarse copy: paper
+    for x in range(30, 370, 45):
+        cv2.rectangle(small, (x, 20), (x + 40, 64), 50, 4)  # thick boxes, digits in them
+        cv2.ellipse(small, (x + 20, 42), (8, 12), 0, 0, 360, 60, 3)
+    small = cv2.GaussianBlur(small, (5, 5), 0)  # as find_page blurs it
+    corners = np.array([[26, 16], [374, 16], [374, 68], [26, 68]], np.float32)
+    inside = small[16:69, 26:375]
+    assert np.median(inside) < 247 - 25  # as dark inside as light: the median alone calls it apart
+    assert not _apart(small, corners)
+    small[:16], small[69:], small[:, :26], small[:, 375:] = 60, 60, 60, 60  # the same row on a dark desk
+    assert _apart(small, corners)
