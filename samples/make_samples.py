@@ -103,6 +103,21 @@ BENCHMARK_PAGES = [
     ("clean_two_stroke_4", "clean", 0, 103),
 ]
 
+# Pages of the benchmark turned as a skewed scan turns them: (file prefix, category, the set's --seed, page index,
+# degrees), turned as `python benchmarks/accuracy.py --rotate DEGREES` turns them (bilinear, counter-clockwise).
+TURNED_PAGES = [
+    # separate boxes printed in 1 px lines, the scan turned 3 degrees: anti-aliased where they step from one pixel row
+    # to the next, the lines are 3 px thick there and were taken for strokes, no tilt was found and the boxes' sides
+    # were read as 1s. Page 16 of the seed-0 (tuning) set's form pages, read right from the twenty-sixth pass
+    # (2026-12-07: thin ink is up to 3 px thick where the handwriting is thicker) and read 6161111116138 before
+    ("form_thin_boxes_turned", "form", 0, 16, 3.0),
+    # two rules and a vertical rule that join every digit into one piece of ink, the scan turned 1 degree: no piece
+    # was twice the writing's height wide, so no tilt was looked for. Page 102 of the seed-0 set's form pages, read
+    # right from the twenty-sixth pass (2026-12-07: straight segments half the page wide give the tilt too) and read
+    # 22 before
+    ("form_rules_turned", "form", 0, 102, 1.0),
+]
+
 
 def make_photo(rng: np.random.Generator, source: synth.DigitSource) -> synth.Page:
     """Photographed paper: warm colour tint, strong light gradient and vignette, a soft shadow, slight skew."""
@@ -188,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     for prefix, category, set_seed, index in BENCHMARK_PAGES:
         image, record = synth.make_image(category, synth.image_rng(set_seed, category, index), source)
         truth[_write(args.out, prefix, image, record)] = record["lines"]
+    from accuracy import rotated  # benchmarks/accuracy.py: the pages turned as its --rotate turns them
+
+    for prefix, category, set_seed, index, degrees in TURNED_PAGES:
+        image, record = synth.make_image(category, synth.image_rng(set_seed, category, index), source)
+        truth[_write(args.out, prefix, rotated(image, record, degrees)[0], record)] = record["lines"]
     (args.out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return 0
 
