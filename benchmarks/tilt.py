@@ -25,8 +25,7 @@ import synth  # noqa: E402
 from accuracy import rotated  # noqa: E402
 
 from digitreader.imageio import decode_image_file  # noqa: E402
-from digitreader.segment import segment  # noqa: E402
-from digitreader.skew import MIN_SKEW  # noqa: E402
+from digitreader.segment import MIN_SKEW, segment  # noqa: E402
 
 
 def amounts_turns(seed: int, records: list[dict], mnist: Path) -> list[float]:
