@@ -22,6 +22,7 @@ PIECE_UNION_HEIGHT, PIECE_UNION_ASPECT = 1.15, 1.3  # ... and the two together s
 # span of the digits on either side, its top lies below HANGING_TOP of that span, and its bottom reaches
 # HANGING_DROP of it below their baseline (benchmarks/RESULTS.md, "Twenty-fifth pass").
 HANGING_HEIGHT, HANGING_TOP, HANGING_DROP = 0.55, 0.45, 0.02
+COMMA_ASPECT, COMMA_DROP = 1.1, 0.1  # a mark a little taller than wide, reaching 0.1 digit heights below the baseline
 
 
 def classify_mark(box: Box, top: float, bottom: float) -> str | None:
@@ -38,6 +39,8 @@ def classify_mark(box: Box, top: float, bottom: float) -> str | None:
     low = y >= top + 0.5 * height and y + h >= bottom - 0.1 * height  # in the lower half, down to the baseline
     if low and h >= 1.3 * w and (y + h > bottom + 0.03 * height or h >= 1.8 * w):
         return ","  # a tail below the baseline, or a tall mark on it
+    if low and h >= COMMA_ASPECT * w and y + h >= bottom + COMMA_DROP * height:
+        return ","  # a short tail, far below the baseline: no point reaches down there
     if max(w, h) <= 0.35 * height and h <= 2.5 * w and centre >= top + 0.7 * height:
         return "."
     return None

@@ -22,6 +22,15 @@ def test_classify_marks_by_shape_and_position():
     assert classify_mark((0, 190, 200, 6), TOP, BOTTOM) is None  # an underline
 
 
+def test_a_short_comma_reaching_far_below_the_baseline_is_no_point():
+    """A comma whose tail is short (its box only 1.29 times as tall as wide, under the 1.3 of the tall-comma rule) but
+    that reaches 0.17 digit heights below the baseline: read as a point, it turned 11,00- into 11.00- (seed-5 amounts
+    page 29, levelled). A point does not reach that far down; one just below the baseline stays a point."""
+    top, bottom = 47, 105
+    assert classify_mark((105, 97, 14, 18), top, bottom) == ","
+    assert classify_mark((105, 96, 14, 14), top, bottom) == "."  # 0.09 digit heights below it, round
+
+
 def test_marks_are_placed_in_their_row_and_outside_rows_rejected():
     boxes = [(0, 100, 50, 80), (60, 100, 50, 80), (200, 100, 50, 80), (0, 300, 50, 80)]
     lines = [0, 0, 0, 1]
