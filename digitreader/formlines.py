@@ -234,7 +234,6 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
                 return _printed_in_faint(faint, height, digit_height(mask)), 0.0
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    lines = np.zeros_like(mask)
     for ink in (search, mask) if search is not mask else (mask,):  # thick lines may be found in the strong ink only
         lines = _level_printed_lines(cv2.warpAffine(ink, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0))
         if lines.any():
