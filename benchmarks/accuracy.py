@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     truth_file = args.data / "truth.jsonl"
     if not truth_file.exists():
         synth.write_dataset(args.data, synth.require_mnist(args.mnist), synth.CATEGORIES, args.per_category, args.seed)
+    if any(json.loads(line).get("mnist_split", "test") != "test" for line in truth_file.read_text().splitlines()):
+        print(f"error: {args.data} holds pages of MNIST training digits (synth.py --split train): they are "
+              "for training crops, not for measuring", file=sys.stderr)
+        return 2
     from digitreader import DigitReader
     from digitreader.imageio import decode_image_file
 

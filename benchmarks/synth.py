@@ -1,8 +1,10 @@
 """Synthetic multi-digit test images with exact ground truth, built from MNIST test digits.
 
-Only the MNIST *test* split is used. Every digit is cropped to its ink, scaled, slanted, laid out in
-rows and alpha-composited onto paper; any page transform is applied to the digit masks too,
-so each digit's box is the tight box of its own visible ink in the final image.
+Benchmark pages use only the MNIST *test* split. ``--split train`` makes pages of training digits instead,
+for ``page_crops.py`` (crops a classifier may be trained on); no benchmark is ever run on them. Every digit
+is cropped to its ink, scaled, slanted, laid out in rows and alpha-composited onto paper; any page transform
+is applied to the digit masks too, so each digit's box is the tight box of its own visible ink in the final
+image.
 
 The pages are hard in the ways real scans are (issue 3): handwriting slant, page skew, uneven baselines,
 2-4 digits whose inks overlap, digits broken into pieces, textured / security-pattern paper and uneven
@@ -27,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+SPLITS = ("test", "train")
 CATEGORIES = ("clean", "noisy", "touching", "rows", "inverted", "form", "amounts")
 INK_THRESHOLD = 0.1  # alpha above which a pixel is counted as a digit's visible ink
 TOUCH_THRESHOLD = 0.5  # alpha at which the inks of touching digits must already connect
@@ -41,35 +44,44 @@ def default_mnist_path() -> Path:
 
 @dataclass(frozen=True)
 class DigitSource:
-    """MNIST test digits plus the indices that may be drawn from them."""
+    """MNIST digits of one split plus the indices that may be drawn from them."""
 
     images: np.ndarray
     labels: np.ndarray
     pool: np.ndarray
+    split: str = "test"
 
     def draw(self, rng: np.random.Generator, count: int) -> list[int]:
-        """Draw `count` MNIST test indices from the pool (with replacement)."""
+        """Draw `count` MNIST indices from the pool (with replacement)."""
         return [int(i) for i in rng.choice(self.pool, size=count)]
 
     def restricted(self, pool: np.ndarray) -> DigitSource:
         """Return the same digits with a smaller pool."""
-        return DigitSource(self.images, self.labels, np.asarray(pool))
+        return DigitSource(self.images, self.labels, np.asarray(pool), self.split)
 
 
 def load_mnist_test(path: Path) -> DigitSource:
-    """Load the MNIST test split (never the training split) from an .npz file."""
+    """Load the MNIST test split from an .npz file (what every benchmark page is made of)."""
+    return load_mnist_split(path, "test")
+
+
+def load_mnist_split(path: Path, split: str) -> DigitSource:
+    """Load one MNIST split: ``test`` for benchmark pages, ``train`` only for pages whose crops a classifier
+    is trained on (``page_crops.py``), so that no benchmark digit is ever seen in training."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}")
     with np.load(path) as data:
-        images, labels = data["x_test"], data["y_test"].astype(np.int64)
-    return DigitSource(images, labels, np.arange(len(labels)))
+        images, labels = data[f"x_{split}"], data[f"y_{split}"].astype(np.int64)
+    return DigitSource(images, labels, np.arange(len(labels)), split)
 
 
-def require_mnist(path: Path | None) -> DigitSource:
-    """Load MNIST test digits or exit with code 2 and one line on stderr."""
+def require_mnist(path: Path | None, split: str = "test") -> DigitSource:
+    """Load MNIST digits of a split or exit with code 2 and one line on stderr."""
     path = Path(path) if path else default_mnist_path()
     if not path.is_file():
         print(f"error: MNIST file not found: {path} (pass --mnist PATH)", file=sys.stderr)
         raise SystemExit(2)
-    return load_mnist_test(path)
+    return load_mnist_split(path, split)
 
 
 @dataclass
@@ -908,11 +920,12 @@ CLASSIC_MAKERS: dict[str, Callable[[np.random.Generator, DigitSource], Page]] = 
 # --- truth and dataset --------------------------------------------------------------------
 
 
-def truth_for(category: str, glyphs: list[Glyph], boxes: list[Box]) -> dict:
+def truth_for(category: str, glyphs: list[Glyph], boxes: list[Box], split: str = "test") -> dict:
     """Ground-truth record (without "file") for glyphs in reading order.
 
     ``lines``: the digits of each row; ``text_lines``: the same with the separators written (what
-    ``--charset decimal`` should read); ``digits``: value, box, line; ``marks``: char, box, line.
+    ``--charset decimal`` should read); ``digits``: value, box, line; ``marks``: char, box, line;
+    ``mnist_indices``: each digit's index in MNIST's ``mnist_split`` split.
     """
     count = max(g.line for g in glyphs) + 1
     lines, text_lines = ["" for _ in range(count)], ["" for _ in range(count)]
@@ -932,13 +945,14 @@ def truth_for(category: str, glyphs: list[Glyph], boxes: list[Box]) -> dict:
         "digits": digits,
         "marks": marks,
         "mnist_indices": [g.mnist_index for g in glyphs if g.char is None],
+        "mnist_split": split,
     }
 
 
 def make_image(category: str, rng: np.random.Generator, mnist: DigitSource) -> tuple[np.ndarray, dict]:
     """Render one image of a category; return (uint8 image, truth record without "file")."""
     image, glyphs, boxes = MAKERS[category](rng, mnist)
-    return image, truth_for(category, glyphs, boxes)
+    return image, truth_for(category, glyphs, boxes, mnist.split)
 
 
 def image_rng(seed: int, category: str, index: int) -> np.random.Generator:
@@ -993,13 +1007,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of {','.join(CATEGORIES)}",
     )
     parser.add_argument("--mnist", type=Path, default=default_mnist_path(), help="path to mnist.npz (%(default)s)")
+    parser.add_argument("--split", choices=SPLITS, default="test",
+                        help="MNIST split the digits come from: test (benchmarks, the default) or train (pages "
+                             "whose crops train a classifier, see page_crops.py)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point."""
     args = build_parser().parse_args(argv)
-    source = require_mnist(args.mnist)
+    source = require_mnist(args.mnist, args.split)
     truth = write_dataset(args.out, source, args.categories, args.per_category, args.seed)
     print(f"wrote {args.per_category * len(args.categories)} images and {truth}", file=sys.stderr)
     return 0

@@ -155,6 +155,9 @@ def _stem_for(path: str, index: int) -> str:
               help="Also train on imperfect crops: slivers of a neighbour at a digit's edge, and merged "
                    "digits with a 'not sure' (uniform) target. Reads more touching digits; costs MNIST accuracy "
                    "(see benchmarks/RESULTS.md).")
+@click.option("--extra-crops", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also train (mlp or cnn) on these ready-made crops, as they are: an npz with x (N, 28, 28) "
+                   "uint8 and y, such as benchmarks/page_crops.py writes from pages of training digits.")
 @click.option("--max-samples", type=click.IntRange(1), default=None,
               help="Use only the first N train and N test samples (quick experiments, tests).")
 @verbosity_options
@@ -173,7 +176,7 @@ def train_cmd(ctx: click.Context, verbose: int, quiet: bool, **options: Any) -> 
         batch_size=options["batch_size"], seed=options["seed"], init_model=options["init_model"],
         learning_rate=options["learning_rate"], val_fraction=options["val_split"], patience=options["patience"],
         augment=not options["no_augment"], max_samples=options["max_samples"],
-        average_init=options["average_init"],
+        average_init=options["average_init"], extra_crops=options["extra_crops"],
         command=_command_line(ctx),
     )
     summary = train(config)

@@ -61,6 +61,41 @@ def load_dataset(path: str | Path | None) -> Dataset:
     return _load_folder(path)
 
 
+@dataclass(frozen=True)
+class ExtraCrops:
+    """Ready-made 28x28 crops to train on besides a dataset's digits (``benchmarks/page_crops.py``)."""
+
+    x: np.ndarray  # (N, 28, 28) uint8, white on black
+    y: np.ndarray  # (N,) digits
+    source_index: np.ndarray  # (N,) each crop's digit in the dataset's training split, or -1
+    source: str
+    sha256: str
+
+
+def load_extra_crops(path: str | Path) -> ExtraCrops:
+    """An npz of crops: ``x`` (N, 28, 28) uint8, ``y`` digits 0-9, optional ``mnist_index`` (the training
+    digit each crop was drawn from, so that training can leave out those in its validation split)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"extra crops not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in ("x", "y", "mnist_index") if k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    if "x" not in arrays or "y" not in arrays:
+        raise DataError(f"{path} lacks the arrays x and y of a crops file")
+    x, y = arrays["x"], arrays["y"]
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or len(y) != len(x):
+        raise DataError(f"{path}: x must be (N, 28, 28) uint8 with one label in y per crop")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{path}: labels must be digits 0-9")
+    index = arrays.get("mnist_index", np.full(len(x), -1))
+    if len(index) != len(x):
+        raise DataError(f"{path}: mnist_index must hold one index per crop")
+    return ExtraCrops(x, y.astype(np.int64), index.astype(np.int64), str(path), _hash_paths([path]))
+
+
 # ---------------------------------------------------------------- formats
 
 

@@ -42,7 +42,7 @@ from .augment import (
     run_batch,
     verifier_batch,
 )
-from .datasets import Dataset, load_dataset
+from .datasets import Dataset, load_dataset, load_extra_crops
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
 from .modelmeta import RUN_INPUT_CONVENTION, meta_path
@@ -71,6 +71,7 @@ class TrainConfig:
     augment: bool = True
     max_samples: int | None = None
     average_init: bool = False
+    extra_crops: Path | None = None
     command: str = ""
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -89,14 +90,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     dataset = load_dataset(cfg.data)
     x_train, y_train, x_test, y_test = _capped(dataset, cfg.max_samples)
-    x_fit, y_fit, x_val, y_val = _validation_split(x_train, y_train, cfg.val_fraction, cfg.seed)
+    fit_index, val_index = _validation_order(len(x_train), cfg.val_fraction, cfg.seed)
+    x_fit, y_fit, x_val, y_val = x_train[fit_index], y_train[fit_index], x_train[val_index], y_train[val_index]
     log.info("data: %s (fit %d, validation %d, test %d)", dataset.summary(), len(x_fit), len(x_val), len(x_test))
+    extra = _extra_crops(cfg, val_index)
 
     from .tf_quiet import import_keras
 
     keras = import_keras()
     keras.utils.set_random_seed(cfg.seed)
     model, arch, init_meta = _initial_model(cfg)
+    if extra and arch in OUTPUT_CLASSES:
+        raise DataError(f"--extra-crops trains a digit classifier ({', '.join(ARCHITECTURES)}), not the {arch} model")
     start_weights = [w.copy() for w in model.get_weights()] if cfg.average_init else None
     epochs = cfg.epochs or DEFAULT_EPOCHS[arch]
     lr = cfg.learning_rate or (3e-4 if cfg.init_model else 1e-3)
@@ -111,7 +116,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
                       metrics=["accuracy"])
 
-    batches = _augmenting_batches(keras, x_fit, y_fit, cfg, arch)
+    extra_x, extra_y = (extra[0], extra[1]) if extra else (x_fit[:0], y_fit[:0])
+    batches = _augmenting_batches(keras, np.concatenate([x_fit, extra_x]), np.concatenate([y_fit, extra_y]),
+                                  cfg, arch, augmented=len(x_fit))
     if not len(x_val):
         validation = None
     elif arch == VERIFIER_ARCH:
@@ -182,6 +189,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "init_model": str(cfg.init_model) if cfg.init_model else None,
             "init_model_sha256": (init_meta or {}).get("model_sha256"),
             "average_with_init": cfg.average_init,
+            **({"extra_crops": extra[2]} if extra else {}),
             "seconds": round(seconds, 1), "cpu_count": os.cpu_count(),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -198,14 +206,26 @@ def _capped(dataset: Dataset, limit: int | None) -> tuple[np.ndarray, ...]:
     return dataset.x_train[:limit], dataset.y_train[:limit], dataset.x_test[:limit], dataset.y_test[:limit]
 
 
-def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
-    if len(x) < 2:
-        raise DataError(f"need at least 2 training samples, got {len(x)}")
-    n_val = int(round(len(x) * fraction)) if fraction > 0 else 0
-    n_val = min(n_val, len(x) - 1)
-    order = np.random.default_rng(seed).permutation(len(x))
-    val, fit = order[:n_val], order[n_val:]
-    return x[fit], y[fit], x[val], y[val]
+def _validation_order(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training split to fit on and to hold out for early stopping (a seeded shuffle)."""
+    if count < 2:
+        raise DataError(f"need at least 2 training samples, got {count}")
+    n_val = int(round(count * fraction)) if fraction > 0 else 0
+    n_val = min(n_val, count - 1)
+    order = np.random.default_rng(seed).permutation(count)
+    return order[n_val:], order[:n_val]
+
+
+def _extra_crops(cfg: TrainConfig, val_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """``cfg.extra_crops`` as (x, y, provenance), without the crops of digits held out for validation."""
+    if cfg.extra_crops is None:
+        return None
+    crops = load_extra_crops(cfg.extra_crops)
+    keep = ~np.isin(crops.source_index, val_index)
+    log.info("extra crops: %d from %s (%d of validation digits left out)", int(keep.sum()), crops.source,
+             int((~keep).sum()))
+    return crops.x[keep], crops.y[keep], {"source": crops.source, "sha256": crops.sha256,
+                                          "crops": int(keep.sum()), "left_out_validation": int((~keep).sum())}
 
 
 def average_weights(start: list[np.ndarray], tuned: list[np.ndarray]) -> list[np.ndarray]:
@@ -235,12 +255,14 @@ def _initial_model(cfg: TrainConfig) -> tuple[Any, str, dict | None]:
     return classifier.model, arch, classifier.meta
 
 
-def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, arch: str = "cnn") -> Any:
+def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, arch: str = "cnn",
+                        augmented: int | None = None) -> Any:
     """A PyDataset yielding freshly augmented, reshuffled batches every epoch (for the verifier: the
     batch's digits as "one digit" plus as many merged digits and parts of digits, see ``verifier_batch``;
     for the pair reader: as many pairs of the batch's digits and half as many crops that are not two digits, see
-    ``pair_batch``)."""
+    ``pair_batch``). Samples from ``augmented`` on (extra crops, already cut from pages) are used as they are."""
     rng = np.random.default_rng(cfg.seed + 1)
+    augmented = len(x) if augmented is None else augmented
 
     class Batches(keras.utils.PyDataset):
         def __init__(self) -> None:
@@ -260,7 +282,11 @@ def _augmenting_batches(keras: Any, x: np.ndarray, y: np.ndarray, cfg: TrainConf
             elif arch == RUN_ARCH:
                 images, targets = run_batch(x[idx], y[idx], rng, augment)
             elif cfg.augment:
-                images, targets = augment_with_targets(x[idx], y[idx], rng, cfg.augment_config)
+                mnist, ready = idx[idx < augmented], idx[idx >= augmented]
+                images, targets = augment_with_targets(x[mnist], y[mnist], rng, cfg.augment_config)
+                if len(ready):  # crops cut from pages are already as the reader cuts them
+                    images = np.concatenate([images, x[ready]])
+                    targets = np.concatenate([targets, np.eye(10, dtype=np.float32)[y[ready]]])
             else:
                 images, targets = x[idx], np.eye(10, dtype=np.float32)[y[idx]]
             return images[..., None].astype(np.float32) / 255.0, targets

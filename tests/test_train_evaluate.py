@@ -336,6 +336,60 @@ def test_fine_tune_averaged_with_its_start(tmp_path, trained, tiny_npz, capsys, 
     assert not (tmp_path / "x.keras").exists()
 
 
+def crops_npz(path: Path, x: np.ndarray, y: np.ndarray, index: np.ndarray | None = None) -> Path:
+    arrays = {"x": x, "y": y} if index is None else {"x": x, "y": y, "mnist_index": index}
+    np.savez(path, **arrays)
+    return path
+
+
+def test_extra_crops_are_trained_on_as_they_are_without_validation_digits(tmp_path, tiny_npz, capsys, monkeypatch):
+    """--extra-crops adds ready-made crops to the fit set, unaugmented (the reader cut them already), leaves
+    out crops of the digits held out for validation, and records what it used."""
+    import digitreader.train as train_module
+
+    x, y = learnable_digits(30, seed=5)
+    x[:, 0, 0] = 7  # a mark augmentation would move or blur: seen intact only if the crops go in as they are
+    _, val_index = train_module._validation_order(N_TRAIN, 0.05, 0)
+    index = np.arange(30) + 1000
+    index[:4] = val_index[:4]  # four crops of validation digits
+    seen = []
+    real_batches = train_module._augmenting_batches
+
+    def recording_batches(*args, **kwargs):
+        batches = real_batches(*args, **kwargs)
+        seen.extend(batches[i][0][..., 0] for i in range(len(batches)))
+        return batches
+
+    monkeypatch.setattr(train_module, "_augmenting_batches", recording_batches)
+    out = tmp_path / "extra.keras"
+    code, _, err = cli(capsys, "train", "--arch", "mlp", "--data", tiny_npz, "--out", out, "--epochs", 1,
+                       "--batch-size", 32, "--extra-crops", crops_npz(tmp_path / "c.npz", x, y, index), "-q")
+    assert code == 0, err
+    used = read_meta(out)["training"]["extra_crops"]
+    assert used["crops"] == 26 and used["left_out_validation"] == 4 and used["sha256"] == sha256(tmp_path / "c.npz")
+    images = np.concatenate(seen)
+    assert len(images) == N_TRAIN - 10 + 26  # 190 digits to fit on (10 held out) and 26 crops
+    intact = {bytes((crop / 255.0).astype(np.float32).tobytes()) for crop in x[4:]}
+    assert sum(bytes(image.astype(np.float32).tobytes()) in intact for image in images) == 26
+
+
+def test_extra_crops_errors_are_one_line_each(tmp_path, tiny_npz, capsys):
+    x, y = learnable_digits(10, seed=5)
+    cases = [
+        (tmp_path / "missing.npz", 3, "extra crops not found"),
+        (crops_npz(tmp_path / "wide.npz", np.zeros((10, 28, 30), np.uint8), y), 6, "(N, 28, 28) uint8"),
+        (crops_npz(tmp_path / "labels.npz", x, y + 5), 6, "labels must be digits"),
+    ]
+    for path, exit_code, message in cases:
+        code, _, err = cli(capsys, "train", "--arch", "mlp", "--data", tiny_npz, "--out", tmp_path / "m.keras",
+                           "--epochs", 1, "--extra-crops", path, "-q")
+        assert code == exit_code and message in err and len(err.strip().splitlines()) == 1, (path, err)
+    code, _, err = cli(capsys, "train", "--arch", "verifier", "--data", tiny_npz, "--out", tmp_path / "v.keras",
+                       "--epochs", 1, "--extra-crops", crops_npz(tmp_path / "ok.npz", x, y), "-q")
+    assert code == 6 and "not the verifier model" in err
+    assert not (tmp_path / "m.keras").exists() and not (tmp_path / "v.keras").exists()
+
+
 def test_average_weights_refuses_different_architectures():
     from digitreader.errors import ModelError
     from digitreader.train import average_weights
