@@ -161,9 +161,10 @@ class DigitReader:
         segmentations = self._map(self._segment, images)
         segmented = [list(seg.boxes) for seg in segmentations]
         probabilities = self._classify_all(segmentations)
-        for repair in (repairs.merge_broken_digits, repairs.attach_line_fragments, repairs.attach_broken_pieces,
-                       repairs.restore_strokes_along_lines):
+        for repair in (repairs.merge_broken_digits, repairs.attach_line_fragments, repairs.attach_broken_pieces):
             probabilities = repair(self._classify, segmentations, probabilities)
+        probabilities = repairs.restore_strokes_along_lines(self._classify, segmentations, probabilities,
+                                                            self._verify if self.verifier is not None else None)
         probabilities = self._split_touching_digits(segmentations, probabilities)
         probabilities = [repairs.set_aside_hanging_marks(seg, probs)
                          for seg, probs in zip(segmentations, probabilities)]
@@ -195,6 +196,10 @@ class DigitReader:
                 image = cv2.warpAffine(image, to_copy, (seg.mask.shape[1], seg.mask.shape[0]), flags=cv2.INTER_LINEAR)
             write_debug(self.debug_dir, debug_stem(path, self._debug_count), image, seg.mask, before, seg.boxes,
                         seg.lines, crops, probs)
+
+    def _verify(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """The verifier's P(one whole digit) for several images' crops (one batched call)."""
+        return [p[:, 1] for p in self._classify(crops, self.verifier)]
 
     def _classify(self, crops: list[np.ndarray], model: Classifier | None = None) -> list[np.ndarray]:
         """One batched call of ``model`` (default: the classifier) for several images' crops; per-image

@@ -23,6 +23,10 @@ Classify = Callable[[list[np.ndarray]], list[np.ndarray]]  # crops per image -> 
 
 RESTORE_DOUBT_RATIO = 0.5  # a digit given back its stroke along a line must be read this much less doubtfully
 RESTORE_CONFIDENCE = 0.95  # ... and read at least this confidently
+# ... or, read as the same digit no less surely, the verifier (when the reader has one) doubts it alone (P(one whole
+# digit) < RESTORE_DOUBTED_SINGLE) and not with the stroke given back (>= RESTORE_WHOLE_SINGLE): a 0 whose bottom
+# lay on a rule is an arch alone, still read 0, that the splitter would cut into 1 1.
+RESTORE_DOUBTED_SINGLE, RESTORE_WHOLE_SINGLE = 0.02, 0.5
 RESTORE_PAD = 4  # px: a digit's stroke along a line is looked for this far round its box (at least)
 RESTORE_PAD_RATIO = 0.15  # ... or this share of the box's height
 MERGE_CONFIDENCE_SLACK = 0.1
@@ -124,29 +128,54 @@ def attach_broken_pieces(classify: Classify, segmentations: list[Segmentation],
 
 
 def restore_strokes_along_lines(classify: Classify, segmentations: list[Segmentation],
-                                probabilities: list[np.ndarray]) -> list[np.ndarray]:
+                                probabilities: list[np.ndarray], verify: Classify | None = None) -> list[np.ndarray]:
     """Recognition-guided repair of a digit whose stroke ran along a printed line (a ``0``'s side on its box's
     side, removed with it): the digit with the line's stretch it meets given back
     (:func:`linestrokes.strokes_along_lines`) replaces it when that is read as another digit, at least as
     confidently as the digit alone and at least ``RESTORE_CONFIDENCE``, with at most ``RESTORE_DOUBT_RATIO``
-    times the doubt (1 - confidence) of the digit alone."""
+    times the doubt (1 - confidence) of the digit alone. With ``verify`` (crops per image in, the verifier's
+    P(one whole digit) per image out), also when it is read as the same digit, no less confidently, and the
+    verifier takes it for a whole digit (``RESTORE_WHOLE_SINGLE``) where it doubted the digit alone
+    (``RESTORE_DOUBTED_SINGLE``)."""
     candidates = [restored_boxes(seg) for seg in segmentations]
     if not any(candidates):
         return probabilities
-    restored_probs = classify([seg.crops([box for _, box, _ in found], [seg.members[k] for k, _, _ in found],
-                                         [mask for _, _, mask in found]) if found else np.zeros((0, 28, 28))
-                               for seg, found in zip(segmentations, candidates)])
+    restored_crops = [seg.crops([box for _, box, _ in found], [seg.members[k] for k, _, _ in found],
+                                [mask for _, _, mask in found]) if found else np.zeros((0, 28, 28))
+                      for seg, found in zip(segmentations, candidates)]
+    restored_probs = classify(restored_crops)
+    whole_alone, whole_restored = _verified(verify, segmentations, candidates, restored_crops)
     out = []
-    for seg, probs, found, restored in zip(segmentations, probabilities, candidates, restored_probs):
+    for i, (seg, probs, found, restored) in enumerate(zip(segmentations, probabilities, candidates, restored_probs)):
         probs = np.array(probs).reshape(-1, 10)
-        for (k, box, mask), p in zip(found, restored):
+        for j, ((k, box, mask), p) in enumerate(zip(found, restored)):
             alone = probs[k]
-            if (p.argmax() != alone.argmax() and p.max() >= max(alone.max(), RESTORE_CONFIDENCE)
-                    and 1.0 - p.max() <= RESTORE_DOUBT_RATIO * (1.0 - alone.max())):
+            other_digit = (p.argmax() != alone.argmax() and p.max() >= max(alone.max(), RESTORE_CONFIDENCE)
+                           and 1.0 - p.max() <= RESTORE_DOUBT_RATIO * (1.0 - alone.max()))
+            made_whole = (p.argmax() == alone.argmax() and p.max() >= alone.max()
+                          and whole_alone[i][j] < RESTORE_DOUBTED_SINGLE
+                          and whole_restored[i][j] >= RESTORE_WHOLE_SINGLE)
+            if other_digit or made_whole:
                 seg.boxes[k], seg.masks[k] = box, mask
                 probs[k] = p
         out.append(probs)
     return out
+
+
+def _verified(verify: Classify | None, segmentations: list[Segmentation],
+              candidates: list[list[tuple[int, Box, np.ndarray]]], restored_crops: list[np.ndarray]
+              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The verifier's P(one whole digit) for each candidate digit alone and with its stroke given back (ones
+    that keep the digit as it is, without a verifier)."""
+    if verify is None:
+        ones = [np.ones(len(found)) for found in candidates]
+        return ones, ones
+    alone_crops = [seg.crops([seg.boxes[k] for k, _, _ in found], [seg.members[k] for k, _, _ in found],
+                             [seg.masks[k] for k, _, _ in found]) if found else np.zeros((0, 28, 28))
+                   for seg, found in zip(segmentations, candidates)]
+    both = verify([np.concatenate([a, r]) if len(a) else a for a, r in zip(alone_crops, restored_crops)])
+    counts = [len(found) for found in candidates]
+    return [p[:n] for p, n in zip(both, counts)], [p[n:] for p, n in zip(both, counts)]
 
 
 def set_aside_hanging_marks(seg: Segmentation, probabilities: np.ndarray) -> np.ndarray:

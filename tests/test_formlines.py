@@ -603,6 +603,30 @@ def test_a_zeros_side_lying_along_the_frame_is_given_back():
     assert result.digits[2].confidence > 0.99
 
 
+def test_a_zero_on_a_rule_is_given_its_bottom_when_the_verifier_then_takes_it_whole():
+    """samples/form_zero_on_rule_6090_433446.png (seed-1 form page 46): removing the rule took the 0's bottom with
+    it. The arch left is still read 0, so giving the bottom back changed no reading and was not done; but the
+    verifier took the arch for part of a digit and the splitter cut it into 1 1 (61190). Given back when the
+    verifier then takes it for a whole digit."""
+    from digitreader import repairs
+    from digitreader.reader import DigitReader
+
+    image = cv2.imread(str(SAMPLES / "form_zero_on_rule_6090_433446.png"), cv2.IMREAD_UNCHANGED)
+    reader = DigitReader()
+    boxes = {}
+    for verify in (None, reader._verify):
+        seg = segment_at_working_scale(image)
+        probs = reader._classify([seg.crops()])
+        zero = min(range(len(seg.boxes)), key=lambda k: abs(seg.image_box(seg.boxes[k])[0] - 82))
+        before = seg.boxes[zero]
+        probs = repairs.restore_strokes_along_lines(reader._classify, [seg], probs, verify)[0]
+        boxes[verify is None] = (before, seg.boxes[zero], int(probs[zero].argmax()))
+    (before, unverified, _), (_, verified, digit) = boxes[True], boxes[False]
+    assert unverified == before  # read 0 either way: nothing given back without the verifier's view
+    assert digit == 0 and verified[3] > before[3]  # the bottom given back: the box reaches down to it
+    assert reader.read(image).lines == ["6090", "433446"]
+
+
 def _vertical(x: int, y: int, h: int, thickness: int) -> Piece:
     return Piece(False, x, y, thickness, h, float(thickness), np.ones((h, thickness), bool), False)
 
