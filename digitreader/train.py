@@ -105,7 +105,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     start_weights = [w.copy() for w in model.get_weights()] if cfg.average_init else None
     epochs = cfg.epochs or DEFAULT_EPOCHS[arch]
     lr = cfg.learning_rate or (3e-4 if cfg.init_model else 1e-3)
-    steps_per_epoch = max(1, math.ceil(len(x_fit) / cfg.batch_size))
+    extra_x, extra_y = (extra[0], extra[1]) if extra else (x_fit[:0], y_fit[:0])
+    steps_per_epoch = max(1, math.ceil((len(x_fit) + len(extra_x)) / cfg.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=lr * 0.1, warmup_target=lr, warmup_steps=steps_per_epoch,
         decay_steps=max(1, steps_per_epoch * (epochs - 1)), alpha=0.01)
@@ -116,7 +117,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy",
                       metrics=["accuracy"])
 
-    extra_x, extra_y = (extra[0], extra[1]) if extra else (x_fit[:0], y_fit[:0])
     batches = _augmenting_batches(keras, np.concatenate([x_fit, extra_x]), np.concatenate([y_fit, extra_y]),
                                   cfg, arch, augmented=len(x_fit))
     if not len(x_val):
