@@ -30,6 +30,9 @@ STRUCTURE_THINNESS = 1.1  # a piece of a printed structure (boxes, combs) is no 
 ALIGNED_THICKNESS = (0.75, 1.3, 2.4)  # aligned sides: thinner than the first or between the others (double)
 ALIGN_TOLERANCE = 2  # px: sides of one row of printed boxes start and end together
 ALIGNED_LENGTH_RATIO = 0.9  # ... and are about as tall as the writing in them, or taller
+SIDE_TILT_RATIO = 0.5  # box sides and tops give a tilt from this many box heights long (Hough: thick ink in pieces)
+BOX_HOLES, BOX_HOLE_SIDE, BOX_HOLE_COVER = 2, 0.4, 0.6  # ... looked for only where the ink holds such box-like holes
+BOX_HOLE_SIZES, BOX_HOLE_TURNS = 0.1, 1.5  # ... of one size (this share) and turned alike (degrees)
 SIDE_SHIFTS = (0, -1, 1)  # px: a missing side of a row of boxes is looked for this far from where its spacing puts it
 RULE_LENGTH_RATIO = 3.0  # a straight run this many digit heights long is printed, however thick
 CLOSED_COVERAGE = 0.8  # a closed box of faint printed lines has ink along this share of each edge
@@ -226,20 +229,89 @@ def find_printed_lines(mask: np.ndarray, faint: np.ndarray | None = None) -> tup
             if angle == 0.0:
                 return lines, 0.0
         else:
-            # No line found at all: thin lines that ``mask`` broke into dashes? The short sides of a row of
-            # tilted boxes among the thin strokes of the faint ink only, or one level frame (a box round an amount).
+            # No line found at all: thin lines that ``mask`` broke into dashes? The tops, bottoms and sides of a
+            # row of tilted boxes among the thin strokes of the faint ink, or in all of it (boxes as thick as the
+            # writing, whose tops are shorter than they are tall); else one level frame (a box round an amount).
             height = digit_height(faint)
-            angle = skew.box_row_tilt(skew.thin_strokes(faint), height) if tilt is None else 0.0
-            if angle == 0.0:
-                return _printed_in_faint(faint, height, digit_height(mask)), 0.0
+            thin = skew.thin_strokes(faint)
+            angle = skew.box_row_tilt(thin, height) if tilt is None else 0.0
+            if angle:
+                return _found_turned(mask, faint, angle)[0], angle
+            # Boxes as thick as the writing, or narrower than tall: their sides and shorter tops, taken only if a
+            # row of boxes is then found (stems slanted alike agree on a tilt too). Looked for only where the ink
+            # holds two box-like holes (cheap): most pages without lines have none.
+            boxes_maybe = tilt is None and _box_like_holes(mask, height)
+            for ink, ratio in ((thin, skew.SHORT_TILT_RATIO), (faint, SIDE_TILT_RATIO)) if boxes_maybe else ():
+                angle = skew.box_row_tilt(ink, height, sides=True, ratio=ratio)
+                if angle:
+                    lines, level = _found_turned(mask, faint, angle)
+                    if _box_row(level, height):
+                        return lines, angle
+            return _printed_in_faint(faint, height, digit_height(mask)), 0.0
+    return _found_turned(mask, search, angle)[0], angle
+
+
+def _box_like_holes(mask: np.ndarray, height: float) -> bool:
+    """Whether ``mask`` holds ``BOX_HOLES`` holes or more that could be the insides of a row of boxes: each at
+    least ``BOX_HOLE_SIDE`` x ``height`` across both ways, its turned bounding rectangle within ``skew.MAX_SKEW``
+    of level and its outline running along ``BOX_HOLE_COVER`` of that rectangle's sides (a digit touching a box's
+    inside bites a little off that), the holes of one size (``BOX_HOLE_SIZES``) turned alike
+    (``BOX_HOLE_TURNS`` degrees). A written loop is seldom turned nearly level, filled to its corners, and the
+    twin of another."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return False
+    holes = []
+    for contour, (_, _, _, parent) in zip(contours, hierarchy[0]):
+        if parent < 0 or len(contour) < 4:
+            continue
+        rect = cv2.minAreaRect(contour)
+        (w, h), turn = rect[1], rect[2] % 90.0
+        turn = turn - 90.0 if turn > 45.0 else turn
+        if w > h:
+            w, h = h, w
+        if (w >= BOX_HOLE_SIDE * height and abs(turn) <= skew.MAX_SKEW
+                and _rectangle_cover(contour, rect) >= BOX_HOLE_COVER):
+            holes.append((w, h, turn))
+    twins = [sum(abs(a[2] - b[2]) <= BOX_HOLE_TURNS and abs(a[0] - b[0]) <= BOX_HOLE_SIZES * b[0]
+                 and abs(a[1] - b[1]) <= BOX_HOLE_SIZES * b[1] for b in holes) for a in holes]
+    return max(twins, default=0) >= BOX_HOLES
+
+
+def _rectangle_cover(contour: np.ndarray, rect: tuple) -> float:
+    """The share of the sides of ``rect`` (a turned rectangle, ``cv2.minAreaRect``) that ``contour`` runs along,
+    within 2 px."""
+    x, y, w, h = cv2.boundingRect(contour)
+    near = np.zeros((h + 6, w + 6), np.uint8)
+    cv2.polylines(near, [contour - (x - 3, y - 3)], True, 255, 5)
+    corners = cv2.boxPoints(rect) - (x - 3, y - 3)
+    samples = np.concatenate([np.linspace(a, b, max(2, int(np.hypot(*(b - a)))), endpoint=False)
+                              for a, b in zip(corners, np.roll(corners, -1, axis=0))])
+    cols = np.clip(np.rint(samples[:, 0]).astype(int), 0, w + 5)
+    rows = np.clip(np.rint(samples[:, 1]).astype(int), 0, h + 5)
+    return float((near[rows, cols] > 0).mean())
+
+
+def _box_row(lines: np.ndarray, height: float) -> bool:
+    """Whether level ``lines`` hold a row of boxes: two sides or more as tall as the boxes (``height``,
+    ``ALIGNED_LENGTH_RATIO``) and a top or bottom ``SIDE_TILT_RATIO`` of it long."""
+    sides = cv2.connectedComponents(straight_runs(lines, False, max(2, int(ALIGNED_LENGTH_RATIO * height))))[0] - 1
+    return sides >= 2 and bool(straight_runs(lines, True, max(2, int(SIDE_TILT_RATIO * height))).any())
+
+
+def _found_turned(mask: np.ndarray, search: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """The printed lines of a page tilted by ``angle`` (degrees), found on ``search`` (or, where none is found
+    there, on ``mask``: lines as thick as the writing show in the strong ink only) turned level, and turned back;
+    and as found, level."""
     h, w = mask.shape
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    lines = np.zeros_like(mask)
     for ink in (search, mask) if search is not mask else (mask,):  # thick lines may be found in the strong ink only
         lines = _level_printed_lines(cv2.warpAffine(ink, rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0))
         if lines.any():
             break
     back = cv2.warpAffine(lines, cv2.invertAffineTransform(rotation), (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), ink), angle
+    return cv2.bitwise_and(cv2.dilate(back, np.ones((3, 3), np.uint8)), ink), lines
 
 
 def _printed_in_faint(faint: np.ndarray, height: float, writing: float) -> np.ndarray:

@@ -84,16 +84,19 @@ def refined_tilt(mask: np.ndarray, angle: float) -> float:
     return float(np.clip(angle, -MAX_SKEW, MAX_SKEW))
 
 
-def box_row_tilt(mask: np.ndarray, ref: float | None = None) -> float:
+def box_row_tilt(mask: np.ndarray, ref: float | None = None, sides: bool = False,
+                 ratio: float = SHORT_TILT_RATIO) -> float:
     """Degrees to rotate by to level a page whose printed lines are all short (the tops and bottoms of a row
     of separate boxes, no long rule): the median tilt of the straight near-level Hough segments at least
     ``SHORT_TILT_RATIO`` digit heights (``ref``, or measured in ``mask``) long, when ``MIN_AGREEING`` of them
     agree on it within ``TILT_AGREEMENT`` degrees (a digit's bar has a tilt of its own), made exact
-    (:func:`refined_tilt`); 0.0 otherwise."""
+    (:func:`refined_tilt`); 0.0 otherwise. ``sides``: the boxes' near-upright sides count too (turned by the
+    same angle), for a ``mask`` of thin strokes, which holds no handwritten stem: boxes narrower than tall
+    have tops shorter than ``SHORT_TILT_RATIO`` of their height."""
     ref = digit_height(mask) if ref is None else ref
     if ref <= 0:
         return 0.0
-    near = _near_level_tilts(mask, SHORT_TILT_RATIO * ref)
+    near = _near_level_tilts(mask, ratio * ref, upright=sides)
     near = near[np.abs(near - np.median(near)) <= TILT_AGREEMENT] if len(near) else near
     if len(near) < MIN_AGREEING:
         return 0.0
@@ -112,9 +115,10 @@ def thin_strokes(mask: np.ndarray) -> np.ndarray:
     return cv2.subtract(mask, thick)
 
 
-def _near_level_tilts(mask: np.ndarray, length: float) -> np.ndarray:
+def _near_level_tilts(mask: np.ndarray, length: float, upright: bool = False) -> np.ndarray:
     """Tilts (degrees) of the straight Hough segments at least ``length`` px (of ``mask``) long within
-    ``MAX_SKEW`` of level, searched on a copy at most ``SKEW_SIDE`` px wide."""
+    ``MAX_SKEW`` of level, searched on a copy at most ``SKEW_SIDE`` px wide; ``upright``: and of those within
+    ``MAX_SKEW`` of upright, as the tilt that turns them upright (the same as a level line's beside them)."""
     scale = min(1.0, SKEW_SIDE / max(mask.shape))
     size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
     small = mask if scale == 1.0 else cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
@@ -127,4 +131,8 @@ def _near_level_tilts(mask: np.ndarray, length: float) -> np.ndarray:
     x0, y0, x1, y1 = segments.T
     tilt = np.degrees(np.arctan2(y1 - y0, x1 - x0))
     tilt = np.where(tilt > 90, tilt - 180, np.where(tilt < -90, tilt + 180, tilt))
-    return tilt[np.abs(tilt) <= MAX_SKEW]
+    level = tilt[np.abs(tilt) <= MAX_SKEW]
+    if not upright:
+        return level
+    from_upright = np.where(tilt > 0, tilt - 90, tilt + 90)
+    return np.concatenate([level, from_upright[np.abs(from_upright) <= MAX_SKEW]])

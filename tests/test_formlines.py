@@ -654,3 +654,56 @@ def test_a_straight_1_on_a_clean_page_is_no_printed_line():
     image = cv2.imread(str(SAMPLES / "clean_straight_one_132.png"), cv2.IMREAD_UNCHANGED)
     seg = segment(image)
     assert not seg.printed and len(seg.boxes) == 3
+
+
+@pytest.mark.parametrize("degrees", [10.0, -8.0, 4.0])
+def test_thick_boxes_narrower_than_tall_turned_by_a_scan_give_their_tilt(degrees):
+    """Separate boxes drawn 4 px thick (as thick as the writing: no thin strokes), narrower than tall, no rule: their
+    tops are shorter than 0.7 of their height, and Hough finds a thick line only in pieces, so no tilt was found and
+    the boxes were read as 0s and 8s. Their sides and tops from half their height long give it."""
+    page = np.full((260, 460), 225, np.uint8)
+    for x in range(70, 70 + 4 * 82, 82):
+        cv2.rectangle(page, (x, 80), (x + 62, 172), 60, 4, cv2.LINE_AA)
+        cv2.line(page, (x + 35, 92), (x + 22, 168), 40, 6, cv2.LINE_AA)  # a 7 touching its box's bottom
+        cv2.line(page, (x + 12, 95), (x + 40, 92), 40, 6, cv2.LINE_AA)
+    h, w = page.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    turned = cv2.warpAffine(page, turn, (w, h), flags=cv2.INTER_LINEAR, borderValue=225)
+    assert abs(segment(turned).tilt + degrees) < 0.1
+    assert segment(page).tilt == 0.0
+
+
+def test_handwritten_stems_slanted_alike_are_no_tilt_of_printed_lines():
+    """Seven 1s slanted alike: their stems agree on a tilt as a row of box sides would, but no printed line is found
+    on the page turned by it, so the page is not levelled (and a level frame would still be looked for)."""
+    from digitreader.inkmeasure import digit_height
+    from digitreader.segment import ink_intensity, ink_levels
+    from digitreader.skew import box_row_tilt
+
+    page = np.full((200, 520), 230, np.uint8)
+    for x in range(70, 70 + 7 * 60, 60):
+        cv2.line(page, (x + 14, 60), (x, 140), 40, 6, cv2.LINE_AA)
+    weak = ink_levels(ink_intensity(page, "dark"))[1]
+    assert abs(box_row_tilt(weak, digit_height(weak), sides=True, ratio=0.5)) > 5  # the stems agree
+    seg = segment(page)
+    assert seg.tilt == 0.0 and not seg.printed and len(seg.boxes) == 7
+
+
+def test_box_like_holes_are_boxes_insides_not_zeros_loops():
+    """The cheap test before looking for thick turned boxes: two holes or more filling most of their turned
+    rectangle. Written 0s (ellipses, however large) have none; boxes turned 10 degrees with a 7 touching each
+    box's inside do."""
+    from digitreader.formlines import _box_like_holes
+
+    zeros = np.zeros((200, 600), np.uint8)
+    for x in range(60, 560, 100):
+        cv2.ellipse(zeros, (x, 100), (30, 60), 0, 0, 360, 255, 6)
+    assert not _box_like_holes(zeros, 120.0)
+    boxes = np.zeros((260, 460), np.uint8)
+    for x in range(70, 70 + 4 * 82, 82):
+        cv2.rectangle(boxes, (x, 80), (x + 62, 172), 255, 4)
+        cv2.line(boxes, (x + 35, 92), (x + 22, 172), 255, 6)
+    turn = cv2.getRotationMatrix2D((230, 130), 10.0, 1.0)
+    turned = cv2.warpAffine(boxes, turn, (460, 260), flags=cv2.INTER_NEAREST)
+    assert _box_like_holes(boxes, 92.0) and _box_like_holes(turned, 92.0)
+    assert not _box_like_holes(turned, 250.0)  # holes too small for boxes round digits this tall
