@@ -121,6 +121,12 @@ TURNED_PAGES = [
     # right from the twenty-sixth pass (2026-12-07: straight segments half the page wide give the tilt too) and read
     # 22 before
     ("form_rules_turned", "form", 0, 102, 1.0),
+    # separate boxes drawn as thick as the handwriting, narrower than tall, the scan turned 10 degrees: no thin
+    # strokes, tops shorter than 0.7 of the boxes' height and thick lines found by Hough only in pieces, so no tilt
+    # was found and the boxes were read with their digits as 0s and 8s. Page 49 of the seed-0 set's form pages, read
+    # right from the twenty-seventh pass (2026-12-08: sides and tops half a box tall give the tilt, where the ink holds
+    # box-like holes) and read 0880 before
+    ("form_thick_boxes_turned", "form", 0, 49, 10.0),
 ]
 
 
