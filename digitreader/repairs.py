@@ -131,12 +131,15 @@ def restore_strokes_along_lines(classify: Classify, segmentations: list[Segmenta
                                 probabilities: list[np.ndarray], verify: Classify | None = None) -> list[np.ndarray]:
     """Recognition-guided repair of a digit whose stroke ran along a printed line (a ``0``'s side on its box's
     side, removed with it): the digit with the line's stretch it meets given back
-    (:func:`linestrokes.strokes_along_lines`) replaces it when that is read as another digit, at least as
-    confidently as the digit alone and at least ``RESTORE_CONFIDENCE``, with at most ``RESTORE_DOUBT_RATIO``
-    times the doubt (1 - confidence) of the digit alone. With ``verify`` (crops per image in, the verifier's
-    P(one whole digit) per image out), also when it is read as the same digit, no less confidently, and the
-    verifier takes it for a whole digit (``RESTORE_WHOLE_SINGLE``) where it doubted the digit alone
-    (``RESTORE_DOUBTED_SINGLE``)."""
+    (:func:`linestrokes.strokes_along_lines`) replaces it when that is read at least as confidently as the digit
+    alone and at least ``RESTORE_CONFIDENCE``, with at most ``RESTORE_DOUBT_RATIO`` times the doubt
+    (1 - confidence) of the digit alone: as another digit, or as the same one read under ``RESTORE_CONFIDENCE``
+    alone (a 0 that lost a side, read 0 at 0.6, is given it back; one read at 0.9999 is not) when the verifier
+    (``verify``) takes it for one whole digit (``RESTORE_WHOLE_SINGLE``: a blob of several digits read as one is
+    left to the splitter as it is). With ``verify``
+    (crops per image in, the verifier's P(one whole digit) per image out), also when it is read as the same
+    digit, no less confidently, and the verifier takes it for a whole digit (``RESTORE_WHOLE_SINGLE``) where it
+    doubted the digit alone (``RESTORE_DOUBTED_SINGLE``)."""
     candidates = [restored_boxes(seg) for seg in segmentations]
     if not any(candidates):
         return probabilities
@@ -150,12 +153,15 @@ def restore_strokes_along_lines(classify: Classify, segmentations: list[Segmenta
         probs = np.array(probs).reshape(-1, 10)
         for j, ((k, box, mask), p) in enumerate(zip(found, restored)):
             alone = probs[k]
-            other_digit = (p.argmax() != alone.argmax() and p.max() >= max(alone.max(), RESTORE_CONFIDENCE)
-                           and 1.0 - p.max() <= RESTORE_DOUBT_RATIO * (1.0 - alone.max()))
-            made_whole = (p.argmax() == alone.argmax() and p.max() >= alone.max()
+            same = p.argmax() == alone.argmax()
+            surer = (p.max() >= max(alone.max(), RESTORE_CONFIDENCE)
+                     and 1.0 - p.max() <= RESTORE_DOUBT_RATIO * (1.0 - alone.max())
+                     and (not same or (alone.max() < RESTORE_CONFIDENCE
+                                       and whole_restored[i][j] >= RESTORE_WHOLE_SINGLE)))
+            made_whole = (same and p.max() >= alone.max()
                           and whole_alone[i][j] < RESTORE_DOUBTED_SINGLE
                           and whole_restored[i][j] >= RESTORE_WHOLE_SINGLE)
-            if other_digit or made_whole:
+            if surer or made_whole:
                 seg.boxes[k], seg.masks[k] = box, mask
                 probs[k] = p
         out.append(probs)
