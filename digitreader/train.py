@@ -42,7 +42,7 @@ from .augment import (
     run_batch,
     verifier_batch,
 )
-from .datasets import Dataset, load_dataset, load_extra_crops
+from .datasets import Dataset, ExtraCrops, load_dataset, load_extra_crops
 from .errors import DataError, ModelError, OutputError
 from .evaluate import metrics_from_predictions
 from .modelmeta import RUN_INPUT_CONVENTION, meta_path
@@ -88,12 +88,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     except OSError as exc:
         raise OutputError(f"cannot create {out.parent}: {exc}") from None
 
+    crops = load_extra_crops(cfg.extra_crops) if cfg.extra_crops is not None else None  # a bad file fails first
     dataset = load_dataset(cfg.data)
     x_train, y_train, x_test, y_test = _capped(dataset, cfg.max_samples)
     fit_index, val_index = _validation_order(len(x_train), cfg.val_fraction, cfg.seed)
     x_fit, y_fit, x_val, y_val = x_train[fit_index], y_train[fit_index], x_train[val_index], y_train[val_index]
     log.info("data: %s (fit %d, validation %d, test %d)", dataset.summary(), len(x_fit), len(x_val), len(x_test))
-    extra = _extra_crops(cfg, val_index)
+    extra = _without_validation(crops, val_index) if crops is not None else None
 
     from .tf_quiet import import_keras
 
@@ -216,11 +217,8 @@ def _validation_order(count: int, fraction: float, seed: int) -> tuple[np.ndarra
     return order[n_val:], order[:n_val]
 
 
-def _extra_crops(cfg: TrainConfig, val_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """``cfg.extra_crops`` as (x, y, provenance), without the crops of digits held out for validation."""
-    if cfg.extra_crops is None:
-        return None
-    crops = load_extra_crops(cfg.extra_crops)
+def _without_validation(crops: ExtraCrops, val_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The extra crops as (x, y, provenance), without the crops of digits held out for validation."""
     keep = ~np.isin(crops.source_index, val_index)
     log.info("extra crops: %d from %s (%d of validation digits left out)", int(keep.sum()), crops.source,
              int((~keep).sum()))
